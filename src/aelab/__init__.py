@@ -1,0 +1,27 @@
+"""aelab: see, measure and exploit what autoencoders do to a representation.
+
+>>> import aelab
+>>> result = aelab.run(aelab.RunConfig(), name="iris")   # the original Iris experiment
+>>> result.metrics["strategies"]["finetune-recon"]["cka_to_pretrained"]
+"""
+
+from aelab.checkpoint import load_checkpoint, save_checkpoint
+from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
+from aelab.errors import AelabError, CheckpointError, ConfigError, DataError
+from aelab.rundir import RunResult, run
+
+__all__ = [
+    "AelabError",
+    "CheckpointError",
+    "ConfigError",
+    "DataConfig",
+    "DataError",
+    "ModelConfig",
+    "RunConfig",
+    "RunResult",
+    "TrainConfig",
+    "load_checkpoint",
+    "load_config",
+    "run",
+    "save_checkpoint",
+]

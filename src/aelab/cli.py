@@ -1,0 +1,221 @@
+"""The command line: the only place that parses argv. Each command calls one library function.
+
+User errors (bad flags, settings, files) print one line, ``aelab: error: ...``, and exit with
+status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aelab.errors import AelabError, ConfigError
+
+_PHASES = {"pretrain": "pretraining (reconstruction)", "finetune": "fine-tuning strategies"}
+
+
+def _int_list(flag: str, text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise ConfigError(
+            f"{flag}: expected comma-separated integers such as 64,32 (or 'none'), got {text!r}"
+        ) from None
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _size(flag: str, text: str | None) -> float | int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"{flag}: expected a fraction such as 0.5 or a sample count such as 75, got {text!r}"
+        ) from None
+
+
+class _RichProgress:
+    """A progress bar per training phase, on stderr so stdout keeps the results."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description:<30}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("steps"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> _RichProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase not in self._tasks:
+            self._tasks[phase] = self._bar.add_task(_PHASES.get(phase, phase), total=total)
+        self._bar.update(self._tasks[phase], completed=done)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _summary_table(metrics: dict) -> Table:
+    columns = {
+        "test_accuracy": "test acc",
+        "test_reconstruction_mse": "test MSE",
+        "cka_to_pretrained": "CKA pre",
+        "mean_displacement": "moved",
+        "knn_accuracy": "kNN acc",
+        "silhouette": "silh.",
+    }
+    table = Table(box=box.SIMPLE_HEAD, title="held-out samples; CKA and movement of the code")
+    table.add_column("stage", no_wrap=True)
+    for label in columns.values():
+        table.add_column(label, justify="right", no_wrap=True)
+    for name, values in [
+        ("raw: 2 features", metrics["references"]["raw"]),
+        ("raw: PCA", metrics["references"]["pca"]),
+        ("pretrained", metrics["pretrained"]),
+        *metrics["strategies"].items(),
+    ]:
+        table.add_row(name, *(_fmt(values.get(key)) for key in columns))
+    return table
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aelab")
+def app() -> None:
+    """See, measure and exploit what autoencoders do to a representation."""
+
+
+@app.command()
+@click.option(
+    "--config", type=click.Path(path_type=Path), help="TOML config file; flags override it."
+)
+@click.option("--dataset", help="iris (default), wine, breast_cancer or digits.")
+@click.option(
+    "--strategies", help="Comma-separated subset of supervised,finetune,finetune-recon,joint [all]."
+)
+@click.option("--recon-weight", type=float, help="lambda in CE + lambda * reconstruction [1].")
+@click.option("--seed", type=int, help="Seed of the weights and the split [0].")
+@click.option("--hidden", help="Hidden layer widths, e.g. 64,32; 'none' for none [none].")
+@click.option("--code", type=int, help="Size of the code layer [2].")
+@click.option("--activation", help="Activation of the hidden layers [sigmoid].")
+@click.option("--code-activation", help="Activation of the code layer [sigmoid].")
+@click.option("--lr", "--learning-rate", "learning_rate", type=float, help="Adam step size [0.01].")
+@click.option("--pretrain-steps", type=int, help="Full-batch pretraining steps [5000].")
+@click.option("--finetune-steps", type=int, help="Full-batch fine-tuning steps [10000].")
+@click.option("--snapshot-every", type=int, help="Keep every sample's code every N steps [100].")
+@click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5].")
+@click.option("--split-seed", type=int, help="Seed of the split alone [the run's --seed].")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+    help="Folder that holds run folders.",
+)  # fmt: skip
+@click.option("--name", help="Name of the run folder [a timestamp].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the run folder.")
+def run(
+    config: Path | None,
+    dataset: str | None,
+    strategies: str | None,
+    recon_weight: float | None,
+    seed: int | None,
+    hidden: str | None,
+    code: int | None,
+    activation: str | None,
+    code_activation: str | None,
+    learning_rate: float | None,
+    pretrain_steps: int | None,
+    finetune_steps: int | None,
+    snapshot_every: int | None,
+    test_size: str | None,
+    split_seed: int | None,
+    out: Path,
+    name: str | None,
+    quiet: bool,
+) -> None:
+    """Pretrain an autoencoder, fine-tune it with every strategy, and measure each stage."""
+    from aelab.config import RunConfig, load_config, with_overrides
+    from aelab.rundir import run as run_experiment
+
+    base = load_config(config) if config is not None else RunConfig()
+    resolved = with_overrides(
+        base,
+        {
+            "seed": seed,
+            "strategies": _names(strategies),
+            "data.dataset": dataset,
+            "data.test_size": _size("--test-size", test_size),
+            "data.split_seed": split_seed,
+            "model.hidden": _int_list("--hidden", hidden),
+            "model.code": code,
+            "model.activation": activation,
+            "model.code_activation": code_activation,
+            "train.learning_rate": learning_rate,
+            "train.pretrain_steps": pretrain_steps,
+            "train.finetune_steps": finetune_steps,
+            "train.recon_weight": recon_weight,
+            "train.snapshot_every": snapshot_every,
+        },
+    )
+    if quiet:
+        result = run_experiment(resolved, out=out, name=name)
+        click.echo(str(result.run_dir))
+        return
+    with _RichProgress(Console(stderr=True)) as progress:
+        result = run_experiment(resolved, out=out, name=name, progress=progress)
+    console = Console()
+    console.print(_summary_table(result.metrics))
+    console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``aelab`` console script."""
+    try:
+        code = app.main(args=argv, prog_name="aelab", standalone_mode=False)
+    except AelabError as exc:
+        click.echo(f"aelab: error: {exc}", err=True)
+        sys.exit(2)
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `aelab`: show the help
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
+        command = exc.ctx.command_path if exc.ctx else "aelab"
+        click.echo(f"aelab: error: {exc.format_message()} (see '{command} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"aelab: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aelab: interrupted; no run folder was written", err=True)
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()

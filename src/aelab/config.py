@@ -1,0 +1,268 @@
+"""Frozen, validated settings for every part of a run, with TOML in and out.
+
+A run is fully described by one :class:`RunConfig`; its defaults reproduce the original Iris
+experiment. ``config.toml`` in every run folder is :func:`save_config` of the resolved config,
+and :func:`load_config` of that file reproduces the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from aelab.data import DATASETS
+from aelab.errors import ConfigError
+from aelab.models.activations import ACTIVATIONS
+from aelab.strategies import DEFAULT_STRATEGIES, STRATEGIES
+
+
+def _choices(values) -> str:
+    return ", ".join(sorted(values))
+
+
+def _require_int(section: str, name: str, value: Any, minimum: int, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"{section}.{name} must be an integer >= {minimum}, got {value!r}; {hint}"
+        )
+
+
+def _require_number(section: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{section}.{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data, and how it is split into a training and a held-out part.
+
+    Attributes:
+        dataset: a built-in dataset name (``aelab.data.DATASETS``).
+        test_size: held-out share, a fraction in (0, 1) or a sample count.
+        split_seed: seed of the stratified split; ``None`` uses the run's ``seed``.
+    """
+
+    dataset: str = "iris"
+    test_size: float | int = 0.5
+    split_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError(
+                f"data.dataset: unknown dataset {self.dataset!r}; choose one of "
+                f"{_choices(DATASETS)}"
+            )
+        t = self.test_size
+        if isinstance(t, bool) or not isinstance(t, int | float):
+            raise ConfigError(f"data.test_size must be a number, got {t!r}")
+        if isinstance(t, float) and not 0.0 < t < 1.0:
+            raise ConfigError(
+                f"data.test_size must be a fraction between 0 and 1 (exclusive) or a sample "
+                f"count, got {t!r}; the original experiment uses 0.5"
+            )
+        if isinstance(t, int) and t < 1:
+            raise ConfigError(f"data.test_size must be a positive sample count, got {t!r}")
+        if self.split_seed is not None:
+            _require_int("data", "split_seed", self.split_seed, 0, "or leave it unset")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the autoencoder: ``input -> hidden... -> code -> hidden reversed -> input``.
+
+    Attributes:
+        hidden: widths of the encoder's hidden layers (the decoder mirrors them); ``()`` gives
+            the original shallow autoencoder.
+        code: size of the code layer.
+        activation: activation of the hidden layers.
+        code_activation: activation of the code layer (sigmoid in the original).
+    """
+
+    hidden: tuple[int, ...] = ()
+    code: int = 2
+    activation: str = "sigmoid"
+    code_activation: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        hidden = self.hidden
+        if isinstance(hidden, list):
+            hidden = tuple(hidden)
+            object.__setattr__(self, "hidden", hidden)
+        if not isinstance(hidden, tuple):
+            raise ConfigError(f"model.hidden must be a list of layer widths, got {hidden!r}")
+        for width in hidden:
+            _require_int("model", "hidden", width, 1, "each hidden layer needs >= 1 unit")
+        _require_int("model", "code", self.code, 1, "the original experiment uses 2")
+        for name in ("activation", "code_activation"):
+            value = getattr(self, name)
+            if value not in ACTIVATIONS:
+                raise ConfigError(
+                    f"model.{name}: unknown activation {value!r}; choose one of "
+                    f"{_choices(ACTIVATIONS)}"
+                )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by all strategies.
+
+    Attributes:
+        learning_rate: Adam step size, for pretraining and fine-tuning.
+        pretrain_steps: full-batch steps on the reconstruction error.
+        finetune_steps: full-batch steps of each strategy's fine-tuning.
+        recon_weight: lambda in ``cross-entropy + lambda * reconstruction error``.
+        snapshot_every: keep every sample's code every this many steps.
+    """
+
+    learning_rate: float = 0.01
+    pretrain_steps: int = 5000
+    finetune_steps: int = 10000
+    recon_weight: float = 1.0
+    snapshot_every: int = 100
+
+    def __post_init__(self) -> None:
+        lr = _require_number("train", "learning_rate", self.learning_rate)
+        if lr <= 0:
+            raise ConfigError(
+                f"train.learning_rate must be > 0, got {self.learning_rate!r}; try 0.01"
+            )
+        object.__setattr__(self, "learning_rate", lr)
+        _require_int("train", "pretrain_steps", self.pretrain_steps, 1, "try 5000")
+        _require_int("train", "finetune_steps", self.finetune_steps, 1, "try 10000")
+        lam = _require_number("train", "recon_weight", self.recon_weight)
+        if lam < 0:
+            raise ConfigError(
+                f"train.recon_weight must be >= 0, got {self.recon_weight!r}; "
+                "0 turns the reconstruction term off, 1 is the default"
+            )
+        object.__setattr__(self, "recon_weight", lam)
+        _require_int("train", "snapshot_every", self.snapshot_every, 1, "try 100")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's numbers.
+
+    Attributes:
+        seed: seed of the weights' initialisation (and of the split unless
+            ``data.split_seed`` is set).
+        strategies: strategies trained side by side (``aelab.strategies.STRATEGIES``).
+    """
+
+    seed: int = 0
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _require_int("run", "seed", self.seed, 0, "use a non-negative integer")
+        strategies = self.strategies
+        if isinstance(strategies, str | list):
+            strategies = tuple([strategies] if isinstance(strategies, str) else strategies)
+            object.__setattr__(self, "strategies", strategies)
+        if not strategies:
+            raise ConfigError(
+                f"strategies must name at least one strategy; choose from {_choices(STRATEGIES)}"
+            )
+        for name in strategies:
+            if name not in STRATEGIES:
+                raise ConfigError(
+                    f"strategies: unknown strategy {name!r}; choose from {_choices(STRATEGIES)}"
+                )
+        if len(set(strategies)) != len(strategies):
+            raise ConfigError(f"strategies: each strategy may appear once, got {list(strategies)}")
+
+    @property
+    def split_seed(self) -> int:
+        return self.seed if self.data.split_seed is None else self.data.split_seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """A TOML-ready dict (unset optional values are left out)."""
+        out = dataclasses.asdict(self)
+        out["strategies"] = list(self.strategies)
+        out["model"]["hidden"] = list(self.model.hidden)
+        return _drop_none(out)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+        """Build a config from nested dicts, naming unknown keys and wrong sections."""
+        sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+        top = {f.name for f in dataclasses.fields(cls)} - set(sections)
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in sections:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{source}: [{key}] must be a table of settings")
+                kwargs[key] = _build(sections[key], value, key, source)
+            elif key in top:
+                kwargs[key] = value
+            else:
+                raise ConfigError(
+                    f"{source}: unknown setting {key!r}; top-level keys are "
+                    f"{_choices(top)} and the tables are [{'], ['.join(sections)}]"
+                )
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # a value of a shape no validator expected
+            raise ConfigError(f"{source}: {exc}") from None
+
+
+def _build(cls, values: dict[str, Any], section: str, source: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"{source}: unknown setting {key!r} in [{section}]; known: {_choices(known)}"
+            )
+    return cls(**values)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
+
+
+def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """Return ``config`` with dotted keys (``"train.recon_weight"``) replaced.
+
+    ``None`` values are ignored, so unset command-line flags keep the config's values.
+    """
+    merged = config.to_dict()
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        *path, last = dotted.split(".")
+        target = merged
+        for part in path:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return RunConfig.from_dict(merged, source="command line")
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML config file; every problem is a one-line :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {reason}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    return RunConfig.from_dict(raw, source=str(path))
+
+
+def dump_config(config: RunConfig) -> str:
+    """The config as TOML text."""
+    return tomli_w.dumps(config.to_dict())

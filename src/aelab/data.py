@@ -1,0 +1,118 @@
+"""Datasets, stratified splits and scaling fitted on the training part only.
+
+Every sample keeps its place: a :class:`Split` holds all samples in their original order with a
+boolean ``is_train`` mask, so codes, metrics and figures can always speak of "every sample".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aelab.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A labelled table: ``x`` (N, D) float, ``y`` (N,) int in ``[0, n_classes)``."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class Split:
+    """All samples, standardised with the training part's statistics, and the split mask."""
+
+    dataset: Dataset
+    x: np.ndarray  # (N, D) float32, scaled
+    is_train: np.ndarray  # (N,) bool
+    mean: np.ndarray  # (D,) training mean
+    scale: np.ndarray  # (D,) training standard deviation (1 where it is 0)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.dataset.y
+
+    @property
+    def n_train(self) -> int:
+        return int(self.is_train.sum())
+
+
+def _sklearn(loader_name: str) -> Callable[[], Dataset]:
+    def load() -> Dataset:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, f"load_{loader_name}")()
+        x = np.asarray(bunch.data, dtype=np.float64)
+        features = tuple(str(f) for f in getattr(bunch, "feature_names", []))
+        if len(features) != x.shape[1]:
+            features = tuple(f"x{i}" for i in range(x.shape[1]))
+        classes = tuple(str(c) for c in bunch.target_names)
+        return Dataset(loader_name, x, np.asarray(bunch.target, dtype=np.int32), features, classes)
+
+    return load
+
+
+DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
+    "iris": (_sklearn("iris"), "150 flowers, 4 measurements, 3 species (scikit-learn)"),
+    "wine": (_sklearn("wine"), "178 wines, 13 chemical measurements, 3 cultivars (scikit-learn)"),
+    "breast_cancer": (
+        _sklearn("breast_cancer"),
+        "569 tumours, 30 features, malignant or benign (scikit-learn)",
+    ),
+    "digits": (
+        _sklearn("digits"),
+        "1,797 handwritten digits, 8x8 pixels, 10 classes (scikit-learn)",
+    ),
+}
+
+
+def load_dataset(name: str) -> Dataset:
+    """Load a built-in dataset by name."""
+    try:
+        loader, _ = DATASETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}"
+        ) from None
+    return loader()
+
+
+def split_dataset(dataset: Dataset, test_size: float | int, seed: int) -> Split:
+    """Stratified train/held-out split; standardise with the training part's statistics."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(dataset.y)
+    n_test = int(np.ceil(test_size * n)) if isinstance(test_size, float) else int(test_size)
+    counts = np.bincount(dataset.y, minlength=dataset.n_classes)
+    if (counts < 2).any():
+        raise DataError(
+            f"dataset {dataset.name!r}: class {dataset.class_names[int(np.argmin(counts))]!r} "
+            "has fewer than 2 samples; a stratified split needs 2 per class"
+        )
+    k = dataset.n_classes
+    if not k <= n_test <= n - k:
+        raise ConfigError(
+            f"data.test_size={test_size!r} leaves {n_test} of {n} samples held out; both parts "
+            f"need at least one sample of each of the {k} classes, so use a count between {k} "
+            f"and {n - k}, or a fraction such as 0.5"
+        )
+    idx = np.arange(n)
+    _, test_idx = train_test_split(idx, test_size=n_test, stratify=dataset.y, random_state=seed)
+    is_train = np.ones(n, dtype=bool)
+    is_train[test_idx] = False
+    mean = dataset.x[is_train].mean(axis=0)
+    scale = dataset.x[is_train].std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)  # constant columns (digits' border pixels)
+    x = ((dataset.x - mean) / scale).astype(np.float32)
+    return Split(dataset, x, is_train, mean, scale)

@@ -1,0 +1,22 @@
+"""User-facing errors.
+
+Everything a user can get wrong (a setting, a file, a name) raises a subclass of
+:class:`AelabError` whose message is one line naming the culprit and the fix. The CLI turns
+these into ``aelab: error: <message>`` and exit status 2; anything else is a bug.
+"""
+
+
+class AelabError(ValueError):
+    """Base class of the errors caused by user input."""
+
+
+class ConfigError(AelabError):
+    """A setting, config file or command-line value is invalid."""
+
+
+class DataError(AelabError):
+    """A dataset cannot be used as given."""
+
+
+class CheckpointError(AelabError):
+    """A checkpoint file is missing, corrupt or does not match the model."""

@@ -1,0 +1,182 @@
+"""The original experiment, end to end: config -> data -> pretraining -> strategies -> numbers.
+
+:func:`train_and_evaluate` does the work in memory and returns plain arrays and dicts;
+:mod:`aelab.run` writes them into a run folder. Every strategy starts from the same random
+initialisation (the one pretraining starts from), so the only difference between ``supervised``
+and ``finetune`` is the pretraining, and between ``finetune`` and ``finetune-recon`` the
+reconstruction term.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from aelab import metrics
+from aelab.config import RunConfig
+from aelab.data import Split, load_dataset, split_dataset
+from aelab.models import Autoencoder, Params
+from aelab.strategies import STRATEGIES
+from aelab.train import Batch, PhaseResult, apply_batched, stack, to_numpy, train_phase, unstack
+
+# (phase, steps done, steps in the phase); phases are "pretrain" and "finetune".
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a run computed, in memory. Axis M of ``finetune`` follows ``strategies``."""
+
+    config: RunConfig
+    split: Split
+    model: Autoencoder
+    strategies: tuple[str, ...]
+    pretrain: PhaseResult  # M = 1
+    finetune: PhaseResult  # M = len(strategies)
+    codes: dict[str, np.ndarray]  # "pca", "pretrained" and each strategy -> (N, code)
+    metrics: dict
+    seconds: dict[str, float]
+
+    def params_of(self, stage: str) -> Params:
+        """One model's parameters: ``"pretrained"`` or a strategy name."""
+        if stage == "pretrained":
+            phase, i = self.pretrain, 0
+        else:
+            phase, i = self.finetune, self.strategies.index(stage)
+        return unstack(phase.params, i)
+
+
+def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) -> Outcome:
+    """Run the experiment that ``config`` describes and measure every stage."""
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    split = split_dataset(
+        load_dataset(config.data.dataset), config.data.test_size, config.split_seed
+    )
+    seconds["data"] = time.perf_counter() - t0
+
+    model = Autoencoder.from_config(config.model, split.x.shape[1], split.dataset.n_classes)
+    init = to_numpy(jax.jit(model.init)(jax.random.key(config.seed)))
+    batch = Batch.from_split(split.x, split.y, split.is_train)
+    train = config.train
+
+    def phase_progress(phase: str, total: int):
+        return None if progress is None else (lambda done: progress(phase, done, total))
+
+    t0 = time.perf_counter()
+    pretrain = train_phase(
+        model,
+        stack([init]),
+        batch,
+        ce_weight=np.zeros(1),
+        recon_weight=np.ones(1),
+        learning_rate=train.learning_rate,
+        steps=train.pretrain_steps,
+        snapshot_every=train.snapshot_every,
+        on_progress=phase_progress("pretrain", train.pretrain_steps),
+    )
+    seconds["pretrain"] = time.perf_counter() - t0
+
+    # Fine-tuning replaces the encoder and decoder by the pretrained ones; the head starts
+    # from the same random weights in every strategy.
+    pretrained = {**unstack(pretrain.params, 0), "head": init["head"]}
+    strategies = tuple(config.strategies)
+    specs = [STRATEGIES[s] for s in strategies]
+    t0 = time.perf_counter()
+    finetune = train_phase(
+        model,
+        stack([pretrained if s.from_pretrained else init for s in specs]),
+        batch,
+        ce_weight=np.ones(len(specs)),
+        recon_weight=np.array([train.recon_weight if s.uses_recon else 0.0 for s in specs]),
+        learning_rate=train.learning_rate,
+        steps=train.finetune_steps,
+        snapshot_every=train.snapshot_every,
+        on_progress=phase_progress("finetune", train.finetune_steps),
+    )
+    seconds["finetune"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    codes, result = _evaluate(model, split, strategies, pretrain, finetune)
+    seconds["metrics"] = time.perf_counter() - t0
+    return Outcome(config, split, model, strategies, pretrain, finetune, codes, result, seconds)
+
+
+def _evaluate(
+    model: Autoencoder,
+    split: Split,
+    strategies: tuple[str, ...],
+    pretrain: PhaseResult,
+    finetune: PhaseResult,
+) -> tuple[dict[str, np.ndarray], dict]:
+    x, y, is_train = split.x, split.y, split.is_train
+    test = ~is_train
+    pre_code, pre_recon, _ = (a[0] for a in apply_batched(model, pretrain.params, x))
+    ft_codes, ft_recons, ft_logits = apply_batched(model, finetune.params, x)
+
+    pre_test_mse = metrics.reconstruction_mse(x[test], pre_recon[test])
+    result: dict = {
+        "data": {
+            "dataset": split.dataset.name,
+            "n_train": int(is_train.sum()),
+            "n_test": int(test.sum()),
+            "n_features": int(x.shape[1]),
+            "n_classes": split.dataset.n_classes,
+            "class_names": list(split.dataset.class_names),
+        },
+        "pretrained": {
+            "train_reconstruction_mse": metrics.reconstruction_mse(
+                x[is_train], pre_recon[is_train]
+            ),
+            "test_reconstruction_mse": pre_test_mse,
+            **metrics.code_quality(pre_code, y, is_train),
+            "final_loss": float(pretrain.history[0, -1, 0]),
+        },
+        "strategies": {},
+    }
+    result["references"], pca = _references(split, model.code)
+    codes = {"pca": pca, "pretrained": pre_code}
+    for i, name in enumerate(strategies):
+        code, recon, logits = ft_codes[i], ft_recons[i], ft_logits[i]
+        start = finetune.snapshots[0, i]
+        test_mse = metrics.reconstruction_mse(x[test], recon[test])
+        loss, ce, rec = finetune.history[i, -1]
+        result["strategies"][name] = {
+            "train_accuracy": metrics.accuracy(logits[is_train], y[is_train]),
+            "test_accuracy": metrics.accuracy(logits[test], y[test]),
+            "train_reconstruction_mse": metrics.reconstruction_mse(x[is_train], recon[is_train]),
+            "test_reconstruction_mse": test_mse,
+            "reconstruction_drift": test_mse - pre_test_mse,
+            "cka_to_pretrained": metrics.linear_cka(pre_code, code),
+            "cka_to_start": metrics.linear_cka(start, code),
+            "mean_displacement": metrics.mean_displacement(start, code),
+            **metrics.code_quality(code, y, is_train),
+            "final_loss": float(loss),
+            "final_cross_entropy": float(ce),
+            "final_reconstruction": float(rec),
+        }
+        codes[name] = code
+    return codes, result
+
+
+def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Codes that need no training: two raw features, PCA to the code size, all features.
+
+    Also returns the PCA projection (N, max(2, code size) or fewer) fitted on the training part;
+    its first ``code_size`` columns are the reference code, its first two the plotted ones.
+    """
+    from sklearn.decomposition import PCA
+
+    x, y, is_train = split.x, split.y, split.is_train
+    n_components = min(max(2, code_size), x.shape[1], int(is_train.sum()))
+    projection = PCA(n_components=n_components).fit(x[is_train]).transform(x)
+    references = {
+        "raw": metrics.code_quality(x[:, :2], y, is_train),
+        "pca": metrics.code_quality(projection[:, :code_size], y, is_train),
+        "all_features": metrics.code_quality(x, y, is_train),
+    }
+    return references, projection.astype(np.float32)

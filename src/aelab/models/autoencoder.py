@@ -1,0 +1,110 @@
+"""The autoencoder with a softmax head: ``z = f(x)``, ``x_hat = g(z)``, ``p = softmax(V z + c)``.
+
+The model knows nothing of data, losses or optimisers: it is a frozen description of shapes
+and activations, plus pure functions of a parameter pytree. Parameters are plain nested dicts
+of arrays, so a batch of models is the same pytree with a leading axis (``jax.vmap``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+
+from aelab.models.activations import ACTIVATIONS
+
+if TYPE_CHECKING:
+    from aelab.config import ModelConfig
+
+Params = dict[str, Any]
+
+
+def _dense_init(u: jax.Array, n_in: int, n_out: int) -> dict[str, jax.Array]:
+    # U(-1/sqrt(n_in), 1/sqrt(n_in)) for weights and biases: PyTorch's nn.Linear default,
+    # the framework of the original experiment. ``u`` holds n_in * n_out + n_out draws of U(-1, 1).
+    u = u / jnp.sqrt(n_in)
+    return {"w": u[: n_in * n_out].reshape(n_in, n_out), "b": u[n_in * n_out :]}
+
+
+def _dense(layer: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    return x @ layer["w"] + layer["b"]
+
+
+@dataclass(frozen=True)
+class Autoencoder:
+    """Encoder ``D -> hidden... -> code``, mirrored linear-output decoder, softmax head.
+
+    With ``hidden=()`` this is the original experiment's network: ``z = sigmoid(W x + b)``,
+    ``x_hat = W' z + b'``, ``p = softmax(V z + c)``.
+    """
+
+    n_inputs: int
+    n_classes: int
+    hidden: tuple[int, ...] = ()
+    code: int = 2
+    activation: str = "sigmoid"
+    code_activation: str = "sigmoid"
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, n_inputs: int, n_classes: int) -> Autoencoder:
+        return cls(
+            n_inputs=n_inputs,
+            n_classes=n_classes,
+            hidden=tuple(config.hidden),
+            code=config.code,
+            activation=config.activation,
+            code_activation=config.code_activation,
+        )
+
+    def init(self, key: jax.Array) -> Params:
+        """Random parameters: ``{"encoder": [...], "decoder": [...], "head": {...}}``."""
+        enc_sizes = (self.n_inputs, *self.hidden, self.code)
+        dec_sizes = enc_sizes[::-1]
+        shapes = [
+            *zip(enc_sizes[:-1], enc_sizes[1:], strict=True),
+            *zip(dec_sizes[:-1], dec_sizes[1:], strict=True),
+            (self.code, self.n_classes),
+        ]
+        # One draw for all parameters: a single random-number kernel compiles much faster
+        # than one per layer, and the result is as random.
+        sizes = [n_in * n_out + n_out for n_in, n_out in shapes]
+        u = jax.random.uniform(key, (sum(sizes),), jnp.float32, -1.0, 1.0)
+        offsets = [0, *itertools.accumulate(sizes)]
+        layers = [
+            _dense_init(u[a:b], n_in, n_out)
+            for (a, b), (n_in, n_out) in zip(itertools.pairwise(offsets), shapes, strict=True)
+        ]
+        n_layers = len(enc_sizes) - 1
+        return {
+            "encoder": layers[:n_layers],
+            "decoder": layers[n_layers : 2 * n_layers],
+            "head": layers[-1],
+        }
+
+    def encode(self, params: Params, x: jax.Array) -> jax.Array:
+        """The code ``z`` (N, code) of inputs ``x`` (N, D)."""
+        act, code_act = ACTIVATIONS[self.activation], ACTIVATIONS[self.code_activation]
+        *hidden, last = params["encoder"]
+        for layer in hidden:
+            x = act(_dense(layer, x))
+        return code_act(_dense(last, x))
+
+    def decode(self, params: Params, z: jax.Array) -> jax.Array:
+        """The reconstruction (N, D) of codes ``z`` (N, code); the output layer is linear."""
+        act = ACTIVATIONS[self.activation]
+        *hidden, last = params["decoder"]
+        for layer in hidden:
+            z = act(_dense(layer, z))
+        return _dense(last, z)
+
+    def logits(self, params: Params, z: jax.Array) -> jax.Array:
+        """Class scores (N, n_classes) of the softmax head on codes ``z``."""
+        return _dense(params["head"], z)
+
+    def apply(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """``(code, reconstruction, logits)`` of inputs ``x`` (N, D)."""
+        z = self.encode(params, x)
+        return z, self.decode(params, z), self.logits(params, z)

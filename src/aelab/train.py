@@ -1,0 +1,173 @@
+"""Compiled, vectorised training: many models, one program, no Python in the step.
+
+One training phase minimises ``ce_weight * cross-entropy + recon_weight * reconstruction error``
+for a batch of M models at once (``jax.vmap``); pretraining is the phase with ``ce_weight = 0``,
+and each fine-tuning strategy is one model of the batch with its own weights. Steps run inside
+``jax.jit(lax.scan)`` in chunks of ``snapshot_every`` steps; between chunks, and only there,
+Python records every sample's code and moves the progress bar.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from aelab.losses import cross_entropy, reconstruction_error
+from aelab.models import Autoencoder, Params
+
+HISTORY_FIELDS = ("loss", "cross_entropy", "reconstruction")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The whole dataset as one full batch, with the masks that pick what each loss sees."""
+
+    x: jax.Array  # (N, D)
+    y: jax.Array  # (N,) int
+    recon_mask: jax.Array  # (N,) float, samples in the reconstruction term
+    label_mask: jax.Array  # (N,) float, samples in the cross-entropy
+
+    @classmethod
+    def from_split(cls, x: np.ndarray, y: np.ndarray, is_train: np.ndarray) -> Batch:
+        mask = jnp.asarray(is_train, jnp.float32)
+        return cls(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32), mask, mask)
+
+
+jax.tree_util.register_dataclass(
+    Batch, data_fields=["x", "y", "recon_mask", "label_mask"], meta_fields=[]
+)
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """What a phase leaves: final parameters and the path that led there (M models)."""
+
+    params: Params  # every leaf has a leading axis M
+    history: np.ndarray  # (M, steps, 3): HISTORY_FIELDS at every step, before the update
+    snapshots: np.ndarray  # (T, M, N, code): every sample's code at snapshot_steps
+    snapshot_steps: np.ndarray  # (T,) step counts, 0 first, the last step last
+
+
+def objective(
+    model: Autoencoder,
+    params: Params,
+    batch: Batch,
+    ce_weight: jax.Array,
+    recon_weight: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """The phase's loss of one model and its parts ``(loss, ce, recon)``."""
+    _, x_hat, logits = model.apply(params, batch.x)
+    recon = reconstruction_error(batch.x, x_hat, batch.recon_mask)
+    ce = cross_entropy(logits, batch.y, batch.label_mask)
+    loss = ce_weight * ce + recon_weight * recon
+    return loss, jnp.stack([loss, ce, recon])
+
+
+def _optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation:
+    # The learning rate lives in the optimiser state, so models of one batch may differ in it.
+    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
+
+
+@functools.cache
+def _chunk_fn(model: Autoencoder, n_steps: int) -> Callable:
+    """A compiled function running ``n_steps`` steps of M models; cached per shape."""
+
+    def one_model(params, opt_state, ce_weight, recon_weight, batch):
+        opt = _optimizer(opt_state.hyperparams["learning_rate"])
+        grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
+
+        def step(carry, _):
+            params, opt_state = carry
+            (_, parts), grads = grad_fn(model, params, batch, ce_weight, recon_weight)
+            updates, opt_state = opt.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), parts
+
+        (params, opt_state), parts = jax.lax.scan(step, (params, opt_state), length=n_steps)
+        return params, opt_state, parts, model.encode(params, batch.x)
+
+    return jax.jit(jax.vmap(one_model, in_axes=(0, 0, 0, 0, None)))
+
+
+@functools.cache
+def _apply_fn(model: Autoencoder) -> Callable:
+    return jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+
+
+@functools.cache
+def _opt_init_fn() -> Callable:
+    return jax.jit(jax.vmap(lambda params, lr: _optimizer(lr).init(params)))
+
+
+def to_numpy(tree: Params) -> Params:
+    """The same pytree with NumPy leaves (host memory), e.g. to slice or save it cheaply."""
+    return jax.tree.map(np.asarray, tree)
+
+
+def stack(trees: list[Params]) -> Params:
+    """Stack parameter pytrees along a new leading axis: a batch of models."""
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *trees)
+
+
+def unstack(tree: Params, i: int) -> Params:
+    """Model ``i`` of a batch of models."""
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+def apply_batched(
+    model: Autoencoder, params: Params, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(codes, reconstructions, logits)`` of M models (leading axis of ``params``) on ``x``."""
+    return tuple(np.asarray(a) for a in _apply_fn(model)(params, x))
+
+
+def train_phase(
+    model: Autoencoder,
+    params: Params,
+    batch: Batch,
+    *,
+    ce_weight: np.ndarray,
+    recon_weight: np.ndarray,
+    learning_rate: float,
+    steps: int,
+    snapshot_every: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> PhaseResult:
+    """Train M models (leading axis of ``params``) full-batch with Adam for ``steps`` steps.
+
+    Args:
+        ce_weight, recon_weight: (M,) weights of the two loss terms, one pair per model.
+        on_progress: called with the number of steps finished after every chunk.
+    """
+    ce_weight = np.asarray(ce_weight, np.float32)
+    recon_weight = np.asarray(recon_weight, np.float32)
+    lr = np.full(ce_weight.shape, learning_rate, np.float32)
+    opt_state = _opt_init_fn()(params, lr)
+
+    snapshots = [apply_batched(model, params, batch.x)[0]]
+    steps_at = [0]
+    parts = []
+    done = 0
+    while done < steps:
+        n = min(snapshot_every, steps - done)
+        params, opt_state, chunk_parts, codes = _chunk_fn(model, n)(
+            params, opt_state, ce_weight, recon_weight, batch
+        )
+        done += n
+        parts.append(chunk_parts)
+        snapshots.append(codes)
+        steps_at.append(done)
+        if on_progress is not None:
+            jax.block_until_ready(codes)  # so the bar shows finished work, not queued work
+            on_progress(done)
+    return PhaseResult(
+        params=to_numpy(params),
+        history=np.concatenate([np.asarray(p) for p in parts], axis=1),
+        snapshots=np.stack([np.asarray(s) for s in snapshots]),
+        snapshot_steps=np.asarray(steps_at),
+    )
