@@ -54,7 +54,10 @@ def _size(flag: str, text: str | None) -> float | int | None:
 
 
 class _RichProgress:
-    """A progress bar per training phase, on stderr so stdout keeps the results."""
+    """A progress bar per training phase, on stderr so stdout keeps the results.
+
+    The bar starts with the first step reported, so errors found before training print alone.
+    """
 
     def __init__(self, console: Console) -> None:
         self._bar = Progress(
@@ -68,13 +71,15 @@ class _RichProgress:
         self._tasks: dict[str, int] = {}
 
     def __enter__(self) -> _RichProgress:
-        self._bar.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._bar.stop()
+        if self._tasks:
+            self._bar.stop()
 
     def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self._tasks:
+            self._bar.start()
         if phase not in self._tasks:
             self._tasks[phase] = self._bar.add_task(_PHASES.get(phase, phase), total=total)
         self._bar.update(self._tasks[phase], completed=done)

@@ -1,0 +1,97 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aelab.cli import main
+
+FAST = ["--pretrain-steps", "100", "--finetune-steps", "150", "--snapshot-every", "50"]
+
+
+def _main(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out = capsys.readouterr()
+    return info.value.code, out.out, out.err
+
+
+def test_run_prints_the_table_and_writes_the_folder(tmp_path, capsys):
+    code, out, err = _main(["run", *FAST, "--out", str(tmp_path), "--name", "t"], capsys)
+    assert code == 0
+    for stage in ("pretrained", "supervised", "finetune-recon", "joint", "raw: PCA"):
+        assert stage in out
+    assert "fine-tuning" in err  # the progress bar goes to stderr
+    assert (tmp_path / "t" / "stages.png").is_file()
+
+
+def test_flags_override_the_config_file(tmp_path, capsys):
+    cfg = tmp_path / "my.toml"
+    cfg.write_text("seed = 5\n[train]\nrecon_weight = 2.0\npretrain_steps = 100\n")
+    args = ["run", "--config", str(cfg), "--strategies", "finetune,finetune-recon",
+            "--recon-weight", "0.3", "--seed", "3", "--finetune-steps", "100",
+            "--out", str(tmp_path), "--name", "trial", "--quiet"]  # fmt: skip
+    code, out, _ = _main(args, capsys)
+    assert code == 0 and out.strip() == str(tmp_path / "trial")
+    text = (tmp_path / "trial" / "config.toml").read_text()
+    assert "seed = 3" in text and "recon_weight = 0.3" in text and "pretrain_steps = 100" in text
+    metrics = json.loads((tmp_path / "trial" / "metrics.json").read_text())
+    assert list(metrics["strategies"]) == ["finetune", "finetune-recon"]
+
+
+def test_the_saved_config_reproduces_the_run(tmp_path, capsys):
+    assert (
+        _main(["run", *FAST, "--seed", "2", "--out", str(tmp_path), "--name", "a", "-q"], capsys)[0]
+        == 0
+    )
+    cfg = tmp_path / "a" / "config.toml"
+    assert (
+        _main(["run", "--config", str(cfg), "--out", str(tmp_path), "--name", "b", "-q"], capsys)[0]
+        == 0
+    )
+    assert (tmp_path / "a" / "metrics.json").read_bytes() == (
+        tmp_path / "b" / "metrics.json"
+    ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--strategies", "finetune,magic"], "unknown strategy 'magic'"),
+        (["--pretrain-steps", "0"], "train.pretrain_steps must be an integer >= 1"),
+        (["--finetune-steps", "-3"], "train.finetune_steps must be an integer >= 1"),
+        (["--code", "0"], "model.code must be an integer >= 1"),
+        (["--recon-weight", "-1"], "train.recon_weight must be >= 0"),
+        (["--lr", "0"], "train.learning_rate must be > 0"),
+        (["--hidden", "8,x"], "--hidden: expected comma-separated integers"),
+        (["--test-size", "half"], "--test-size: expected a fraction"),
+        (["--seed", "abc"], "'abc' is not a valid integer"),
+        (["--config", "missing.toml"], "config file 'missing.toml' does not exist"),
+        (["--name", "../x"], "is not a plain folder name"),
+        (["--frobnicate"], "No such option"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
+    code, out, err = _main(["run", *args, "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2
+    assert err.startswith("aelab: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unreadable_config_file(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\n")
+    code, _, err = _main(["run", "--config", str(bad), "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and "is not valid TOML" in err and err.count("\n") == 1
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).parent / "aelab"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "aelab.cli"]
+    done = subprocess.run([*cmd, "run", "--help"], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "100"}, check=False)  # fmt: skip
+    assert done.returncode == 0 and "--recon-weight" in done.stdout

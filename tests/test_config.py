@@ -1,0 +1,93 @@
+import pytest
+
+from aelab.config import (
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    dump_config,
+    load_config,
+    with_overrides,
+)
+from aelab.errors import ConfigError
+
+
+def test_defaults_are_the_original_experiment():
+    c = RunConfig()
+    assert c.data.dataset == "iris" and c.data.test_size == 0.5
+    assert c.model.hidden == () and c.model.code == 2
+    assert c.model.code_activation == "sigmoid"
+    assert c.train.learning_rate == 0.01
+    assert (c.train.pretrain_steps, c.train.finetune_steps) == (5000, 10000)
+    assert c.train.recon_weight == 1.0
+    assert c.strategies == ("supervised", "finetune", "finetune-recon", "joint")
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: DataConfig(dataset="mnist9"), r"data.dataset: unknown dataset 'mnist9'.*iris"),
+        (lambda: DataConfig(test_size=1.5), r"data.test_size must be a fraction"),
+        (lambda: DataConfig(test_size=0), r"data.test_size must be a positive sample count"),
+        (lambda: ModelConfig(code=0), r"model.code must be an integer >= 1, got 0"),
+        (lambda: ModelConfig(code=2.5), r"model.code must be an integer"),
+        (lambda: ModelConfig(hidden=(8, -1)), r"model.hidden must be an integer >= 1"),
+        (lambda: ModelConfig(activation="swish2"), r"model.activation: unknown activation"),
+        (lambda: TrainConfig(learning_rate=0), r"train.learning_rate must be > 0"),
+        (lambda: TrainConfig(learning_rate=float("nan")), r"learning_rate must be a finite"),
+        (lambda: TrainConfig(pretrain_steps=0), r"train.pretrain_steps must be an integer >= 1"),
+        (lambda: TrainConfig(finetune_steps=-5), r"train.finetune_steps must be an integer"),
+        (lambda: TrainConfig(recon_weight=-0.1), r"train.recon_weight must be >= 0, got -0.1"),
+        (lambda: TrainConfig(snapshot_every=0), r"train.snapshot_every must be an integer"),
+        (lambda: RunConfig(strategies=("finetune", "magic")), r"unknown strategy 'magic'"),
+        (lambda: RunConfig(strategies=()), r"at least one strategy"),
+        (lambda: RunConfig(strategies=("joint", "joint")), r"each strategy may appear once"),
+        (lambda: RunConfig(seed=-1), r"run.seed must be an integer >= 0"),
+    ],
+)
+def test_bad_settings_raise_one_line_errors(make, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        make()
+    assert "\n" not in str(info.value)
+
+
+def test_toml_round_trip(tmp_path):
+    c = RunConfig(
+        seed=3,
+        strategies=("finetune", "finetune-recon"),
+        data=DataConfig(dataset="wine", test_size=60, split_seed=7),
+        model=ModelConfig(hidden=(16, 8), code=3, activation="relu"),
+        train=TrainConfig(recon_weight=0.3, pretrain_steps=10),
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(dump_config(c))
+    assert load_config(path) == c
+
+
+def test_overrides_replace_only_given_values():
+    c = with_overrides(RunConfig(), {"train.recon_weight": 0.3, "seed": None, "model.hidden": [4]})
+    assert c.train.recon_weight == 0.3 and c.seed == 0 and c.model.hidden == (4,)
+    assert c.train.pretrain_steps == 5000
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[train]\nlearning_rat = 0.1\n", r"unknown setting 'learning_rat' in \[train\]"),
+        ("colour = 'red'\n", r"unknown setting 'colour'"),
+        ("train = 3\n", r"\[train\] must be a table"),
+        ("[train\n", r"is not valid TOML"),
+        ("[train]\nrecon_weight = 'big'\n", r"train.recon_weight must be a finite number"),
+        ("strategies = ['joint', 'nope']\n", r"unknown strategy 'nope'"),
+    ],
+)
+def test_bad_config_files_name_the_problem(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"does not exist"):
+        load_config(tmp_path / "nope.toml")

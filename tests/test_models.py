@@ -1,0 +1,48 @@
+"""The shared contract every model family must pass: shapes, determinism, init, consistency."""
+
+import jax
+import numpy as np
+import pytest
+
+from aelab.models import Autoencoder
+
+FAMILIES = [
+    Autoencoder(n_inputs=4, n_classes=3),  # the original
+    Autoencoder(n_inputs=6, n_classes=2, hidden=(8, 5), code=3, activation="relu"),
+    Autoencoder(n_inputs=5, n_classes=4, code=1, code_activation="tanh"),
+]
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_shapes(model):
+    params = model.init(jax.random.key(0))
+    x = np.random.default_rng(0).normal(size=(7, model.n_inputs)).astype(np.float32)
+    z, x_hat, logits = model.apply(params, x)
+    assert z.shape == (7, model.code)
+    assert x_hat.shape == x.shape
+    assert logits.shape == (7, model.n_classes)
+    np.testing.assert_allclose(z, model.encode(params, x))
+    np.testing.assert_allclose(x_hat, model.decode(params, z))
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_init_is_determined_by_the_key(model):
+    a, b, c = (model.init(jax.random.key(s)) for s in (0, 0, 1))
+    same = [np.array_equal(u, v) for u, v in zip(*map(jax.tree.leaves, (a, b)), strict=True)]
+    other = [np.array_equal(u, v) for u, v in zip(*map(jax.tree.leaves, (a, c)), strict=True)]
+    assert all(same) and not all(other)
+
+
+def test_original_network_layout_and_init_bounds():
+    params = Autoencoder(n_inputs=4, n_classes=3).init(jax.random.key(0))
+    (enc,), (dec,) = params["encoder"], params["decoder"]
+    assert enc["w"].shape == (4, 2) and dec["w"].shape == (2, 4)
+    assert params["head"]["w"].shape == (2, 3)
+    assert np.abs(enc["w"]).max() <= 1 / np.sqrt(4)  # PyTorch nn.Linear's default range
+    assert np.abs(dec["w"]).max() <= 1 / np.sqrt(2)
+
+
+def test_sigmoid_code_is_in_the_unit_interval():
+    model = Autoencoder(n_inputs=4, n_classes=3)
+    z = model.encode(model.init(jax.random.key(0)), 10 * np.ones((3, 4), np.float32))
+    assert (np.asarray(z) > 0).all() and (np.asarray(z) < 1).all()

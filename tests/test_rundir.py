@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+import aelab
+from aelab.config import load_config
+from aelab.errors import ConfigError
+
+from .conftest import read_metrics
+
+
+def test_run_folder_holds_every_promised_file(default_run):
+    d = default_run.run_dir
+    for name in ("config.toml", "metrics.json", "latents.npz", "history.npz", "stages.png"):
+        assert (d / name).is_file(), name
+    assert sorted(p.name for p in (d / "checkpoints").iterdir()) == [
+        "finetune-recon.npz", "finetune.npz", "joint.npz", "pretrained.npz", "supervised.npz",
+    ]  # fmt: skip
+    assert default_run.figures["stages"] == d / "stages.png"
+    assert not list(d.parent.glob(".*partial*"))
+
+
+def test_latents_hold_every_sample_every_stage_and_the_snapshots(default_run):
+    with np.load(default_run.run_dir / "latents.npz", allow_pickle=False) as z:
+        assert list(z["index"]) == list(range(150))
+        assert z["label"].shape == (150,) and z["is_train"].sum() == 75
+        assert set(z["split"]) == {"train", "test"}
+        assert list(z["class_names"]) == ["setosa", "versicolor", "virginica"]
+        for stage in ("pretrained", "supervised", "finetune", "finetune-recon", "joint"):
+            assert z[f"code/{stage}"].shape == (150, 2)
+        assert list(z["snapshot_steps/pretrain"]) == list(range(0, 5001, 100))
+        assert list(z["snapshot_steps/finetune"]) == list(range(0, 10001, 100))
+        assert z["snapshots/pretrained"].shape == (51, 150, 2)
+        assert z["snapshots/finetune"].shape == (101, 150, 2)
+        np.testing.assert_array_equal(z["snapshots/finetune"][-1], z["code/finetune"])
+        np.testing.assert_array_equal(z["snapshots/finetune"][0], z["code/pretrained"])
+
+
+def test_checkpoints_reproduce_the_codes(default_run):
+    model, params = aelab.load_checkpoint(default_run.checkpoints["finetune-recon"])
+    with np.load(default_run.run_dir / "latents.npz", allow_pickle=False) as z:
+        np.testing.assert_allclose(
+            model.encode(params, z["x"]), z["code/finetune-recon"], atol=1e-6
+        )
+
+
+def test_config_toml_reproduces_the_run(default_run, tmp_path):
+    config = load_config(default_run.run_dir / "config.toml")
+    assert config == default_run.config
+
+
+def test_same_config_and_seed_give_identical_metrics(tiny_config, tmp_path):
+    a = aelab.run(tiny_config, out=tmp_path, name="a")
+    b = aelab.run(aelab.load_config(a.run_dir / "config.toml"), out=tmp_path, name="b")
+    assert (a.run_dir / "metrics.json").read_bytes() == (b.run_dir / "metrics.json").read_bytes()
+    c = aelab.run(tiny_config.__class__(seed=1, train=tiny_config.train), out=tmp_path, name="c")
+    assert read_metrics(c.run_dir) != read_metrics(a.run_dir)
+
+
+def test_an_existing_run_folder_is_never_overwritten(tiny_config, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match=r"already exists; choose another --name"):
+        aelab.run(tiny_config, out=tmp_path, name="mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", ""])
+def test_run_names_cannot_escape_the_output_folder(tiny_config, tmp_path, name):
+    with pytest.raises(ConfigError, match=r"not a plain folder name"):
+        aelab.run(tiny_config, out=tmp_path / "runs", name=name)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_failure_while_writing_leaves_nothing(tiny_config, tmp_path, monkeypatch):
+    def broken(run_dir):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("aelab.plots.plot_stages", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        aelab.run(tiny_config, out=tmp_path, name="x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_names_are_timestamps_that_do_not_collide(tiny_config, tmp_path):
+    a = aelab.run(tiny_config, out=tmp_path)
+    b = aelab.run(tiny_config, out=tmp_path)
+    assert a.run_dir != b.run_dir and a.run_dir.name[:8].isdigit()

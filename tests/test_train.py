@@ -1,0 +1,88 @@
+import jax
+import numpy as np
+import pytest
+
+from aelab.data import load_dataset, split_dataset
+from aelab.models import Autoencoder
+from aelab.train import HISTORY_FIELDS, Batch, stack, to_numpy, train_phase, unstack
+
+
+@pytest.fixture(scope="module")
+def iris():
+    split = split_dataset(load_dataset("iris"), 0.5, seed=0)
+    return split, Batch.from_split(split.x, split.y, split.is_train)
+
+
+MODEL = Autoencoder(n_inputs=4, n_classes=3)
+
+
+def _init(seed=0):
+    return to_numpy(MODEL.init(jax.random.key(seed)))
+
+
+def _train(params, batch, ce, recon, steps=120, every=50, lr=0.01, **kw):
+    return train_phase(
+        MODEL, params, batch, ce_weight=np.array(ce), recon_weight=np.array(recon),
+        learning_rate=lr, steps=steps, snapshot_every=every, **kw,
+    )  # fmt: skip
+
+
+def test_losses_go_down(iris):
+    _, batch = iris
+    result = _train(stack([_init(), _init()]), batch, [0.0, 1.0], [1.0, 1.0], steps=300)
+    loss = result.history[..., HISTORY_FIELDS.index("loss")]
+    assert (loss[:, -1] < 0.5 * loss[:, 0]).all()
+
+
+def test_snapshots_cover_every_chunk_and_the_last_step(iris):
+    split, batch = iris
+    result = _train(stack([_init()]), batch, [0.0], [1.0], steps=120, every=50)
+    assert list(result.snapshot_steps) == [0, 50, 100, 120]
+    assert result.snapshots.shape == (4, 1, 150, 2)
+    assert result.history.shape == (1, 120, 3)
+    final_code = MODEL.encode(unstack(result.params, 0), split.x)
+    np.testing.assert_allclose(result.snapshots[-1, 0], final_code, atol=1e-6)
+
+
+def test_chunking_does_not_change_the_result(iris):
+    _, batch = iris
+    a = _train(stack([_init()]), batch, [1.0], [1.0], steps=120, every=50)
+    b = _train(stack([_init()]), batch, [1.0], [1.0], steps=120, every=120)
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
+
+
+def test_models_of_a_batch_train_as_if_alone(iris):
+    _, batch = iris
+    together = _train(stack([_init(0), _init(1)]), batch, [1.0, 1.0], [0.0, 2.0])
+    alone = _train(stack([_init(1)]), batch, [1.0], [2.0])
+    for u, v in zip(jax.tree.leaves(together.params), jax.tree.leaves(alone.params), strict=True):
+        np.testing.assert_allclose(u[1], v[0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_zero_weight_leaves_its_part_of_the_network_untouched(iris):
+    _, batch = iris
+    start = _init()
+    result = _train(stack([start, start]), batch, [0.0, 1.0], [1.0, 0.0])
+    pretrain, classify = unstack(result.params, 0), unstack(result.params, 1)
+    np.testing.assert_array_equal(pretrain["head"]["w"], start["head"]["w"])
+    np.testing.assert_array_equal(classify["decoder"][0]["w"], start["decoder"][0]["w"])
+    assert not np.array_equal(classify["encoder"][0]["w"], start["encoder"][0]["w"])
+
+
+def test_progress_reports_each_chunk(iris):
+    _, batch = iris
+    seen = []
+    _train(stack([_init()]), batch, [0.0], [1.0], steps=120, every=50, on_progress=seen.append)
+    assert seen == [50, 100, 120]
+
+
+def test_held_out_samples_do_not_influence_training(iris):
+    split, batch = iris
+    moved = Batch.from_split(
+        np.where(split.is_train[:, None], split.x, 99.0), split.y, split.is_train
+    )
+    a = _train(stack([_init()]), batch, [1.0], [1.0])
+    b = _train(stack([_init()]), moved, [1.0], [1.0])
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_array_equal(u, v)
