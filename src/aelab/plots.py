@@ -7,6 +7,7 @@ touches no global state and is safe in threads and tests.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,18 @@ def _scatter(ax, xy: np.ndarray, labels: np.ndarray, is_train: np.ndarray) -> No
         ax.scatter(xy[te, 0], xy[te, 1], s=24, facecolors="none", edgecolors=color, linewidths=1.1)
 
 
+def _settings_text(run_dir: Path, n_features: int) -> str:
+    config = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
+    model, train = config["model"], config["train"]
+    layers = "-".join(str(w) for w in [n_features, *model["hidden"], model["code"]])
+    return (
+        f"autoencoder {layers}, {model['code_activation']} code\n"
+        f"{train['pretrain_steps']:,} pretraining + {train['finetune_steps']:,} fine-tuning "
+        f"steps\nAdam lr {train['learning_rate']:g}, λ = {train['recon_weight']:g}, "
+        f"seed {config['seed']}"
+    )
+
+
 def plot_stages(run_dir: str | Path, filename: str = "stages.png") -> Path:
     """Draw ``stages.png``: raw data, PCA, the pretrained code and every fine-tuned code.
 
@@ -76,7 +89,7 @@ def plot_stages(run_dir: str | Path, filename: str = "stages.png") -> Path:
             "Raw data: first two features",
             f"kNN {_fmt(ref['raw']['knn_accuracy'])} · silhouette {_fmt(ref['raw']['silhouette'])}",
             lat["x"][:, :2],
-            (features[0], features[1] if len(features) > 1 else ""),
+            tuple(f"{f}, standardised" for f in features[:2]),
         ),
         (
             "Raw data: PCA",
@@ -138,5 +151,7 @@ def plot_stages(run_dir: str | Path, filename: str = "stages.png") -> Path:
     legend_ax = axes[3]
     legend_ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9, title="class")
     legend_ax.set_title(f"{m['data']['dataset']}: what fine-tuning does to the code", fontsize=9.5)
+    legend_ax.text(0.0, 0.05, _settings_text(run_dir, m["data"]["n_features"]), fontsize=8, va="bottom", color="0.3",
+                   transform=legend_ax.transAxes)  # fmt: skip
     fig.savefig(run_dir / filename, dpi=110)
     return run_dir / filename
