@@ -151,7 +151,7 @@ def plot_stages(run_dir: str | Path, filename: str = "stages.png") -> Path:
     legend_ax = axes[3]
     legend_ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9, title="class")
     legend_ax.set_title(f"{m['data']['dataset']}: what fine-tuning does to the code", fontsize=9.5)
-    legend_ax.text(0.0, 0.05, _settings_text(run_dir, m["data"]["n_features"]), fontsize=8, va="bottom", color="0.3",
-                   transform=legend_ax.transAxes)  # fmt: skip
+    settings = _settings_text(run_dir, m["data"]["n_features"])
+    legend_ax.text(0.0, 0.05, settings, fontsize=8, color="0.3", transform=legend_ax.transAxes)
     fig.savefig(run_dir / filename, dpi=110)
     return run_dir / filename
