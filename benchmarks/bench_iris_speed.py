@@ -13,7 +13,7 @@ Measures, in one run and on one machine:
    MSE over all parameters. It runs as a subprocess of this file (``--peer-torch``) so both
    timings include interpreter start and imports; its in-process loop time and held-out
    accuracy (a check that it learned) are reported as well. ``torch.set_num_threads`` is left at
-   its default, which is reported.
+   its default, which is reported, unless ``--torch-threads N`` sets it.
 
 Each is run ``--repeats`` times, interleaved, after one untimed warm-up of each (``--warmup``);
 the table shows the median and the minimum, and the ratio peer (one strategy) / aelab (four).
@@ -67,8 +67,11 @@ def _require_torch() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def peer_torch() -> dict:
-    """Train ``finetune-recon`` in PyTorch eager mode; return its timings and accuracy."""
+def peer_torch(threads: int | None = None) -> dict:
+    """Train ``finetune-recon`` in PyTorch eager mode; return its timings and accuracy.
+
+    ``threads``: ``torch.set_num_threads`` (intra-op threads); ``None`` leaves PyTorch's default.
+    """
     t0 = time.perf_counter()
     _require_torch()
     import numpy as np
@@ -78,6 +81,8 @@ def peer_torch() -> dict:
     from torch import nn
 
     seconds = {"imports": time.perf_counter() - t0}
+    if threads is not None:
+        torch.set_num_threads(threads)
 
     t0 = time.perf_counter()
     iris = load_iris()
@@ -170,9 +175,14 @@ def time_aelab() -> dict:
     return {"wall": wall, "phases": phases, "finetune_recon_test_accuracy": accuracy}
 
 
-def time_peer() -> dict:
+def _peer_command(threads: int | None) -> list[str]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--peer-torch"]
+    return command if threads is None else [*command, "--torch-threads", str(threads)]
+
+
+def time_peer(threads: int | None) -> dict:
     """One ``--peer-torch`` subprocess: wall time and what the peer reports."""
-    wall, stdout = _run([sys.executable, str(Path(__file__).resolve()), "--peer-torch"])
+    wall, stdout = _run(_peer_command(threads))
     return {"wall": wall, **json.loads(stdout.strip().splitlines()[-1])}
 
 
@@ -210,14 +220,14 @@ def machine_info() -> dict:
     }
 
 
-def benchmark(repeats: int, warmup: int) -> dict:
+def benchmark(repeats: int, warmup: int, threads: int | None) -> dict:
     for _ in range(warmup):  # untimed: fills the file cache, so no run pays for a cold disk
         time_aelab()
-        time_peer()
+        time_peer(threads)
     aelab_runs, peer_runs = [], []
     for i in range(repeats):  # interleaved, so a slow spell of the machine hits both
         aelab_runs.append(time_aelab())
-        peer_runs.append(time_peer())
+        peer_runs.append(time_peer(threads))
         print(
             f"  repeat {i + 1}/{repeats}: aelab {aelab_runs[-1]['wall']:.2f} s, "
             f"torch peer {peer_runs[-1]['wall']:.2f} s",
@@ -234,7 +244,7 @@ def benchmark(repeats: int, warmup: int) -> dict:
         "finetune_recon_test_accuracy": [r["finetune_recon_test_accuracy"] for r in aelab_runs],
     }
     peer = {
-        "command": [sys.executable, str(Path(__file__).resolve()), "--peer-torch"],
+        "command": _peer_command(threads),
         "strategies": 1,
         "wall": _stats([r["wall"] for r in peer_runs]),
         "phases": {
@@ -244,6 +254,7 @@ def benchmark(repeats: int, warmup: int) -> dict:
         "train_accuracy": [r["train_accuracy"] for r in peer_runs],
         "final_finetune_loss": [r["final_finetune_loss"] for r in peer_runs],
         "num_threads": peer_runs[0]["num_threads"],
+        "num_threads_set": threads,
         "num_interop_threads": peer_runs[0]["num_interop_threads"],
     }
     ratio = {stat: peer["wall"][stat] / aelab["wall"][stat] for stat in ("median", "min")}
@@ -273,7 +284,8 @@ def print_table(result: dict, info: dict) -> None:
     print(
         f"\n{info['platform']}, {info['cpus_usable']} of {info['cpu_count']} CPUs usable, "
         f"Python {info['python']}, jax {info['jax']} ({info['jax_backend']}), "
-        f"torch {info['torch']} ({peer['num_threads']} threads, default)"
+        f"torch {info['torch']} ({peer['num_threads']} threads, "
+        f"{'default' if peer['num_threads_set'] is None else 'set by --torch-threads'})"
     )
     print(f"{result['repeats']} repeats after {result['warmup']} warm-up; seconds\n")
     print(f"{'':<{width}}  {'median':>8}  {'min':>8}")
@@ -299,18 +311,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each [3]")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each first [1]")
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
+    parser.add_argument(
+        "--torch-threads", type=int, help="torch.set_num_threads in the peer [PyTorch's default]"
+    )
     parser.add_argument("--peer-torch", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.peer_torch:
-        print(json.dumps(peer_torch()))
+        print(json.dumps(peer_torch(args.torch_threads)))
         return
     if args.repeats < 1 or args.warmup < 0:
         parser.error("--repeats must be at least 1 and --warmup at least 0")
+    if args.torch_threads is not None and args.torch_threads < 1:
+        parser.error("--torch-threads must be at least 1")
     _require_torch()
 
     info = machine_info()
-    result = benchmark(args.repeats, args.warmup)
+    result = benchmark(args.repeats, args.warmup, args.torch_threads)
     info["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     print_table(result, info)
     if args.json is not None:
