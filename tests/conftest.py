@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 import aelab
 from aelab.config import RunConfig, TrainConfig
+
+# Tests compile from scratch: no compilation cache shared with the user's own runs.
+os.environ.setdefault("AELAB_COMPILATION_CACHE", "off")
 
 
 @pytest.fixture

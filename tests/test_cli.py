@@ -89,9 +89,21 @@ def test_unreadable_config_file(tmp_path, capsys):
     assert code == 2 and "is not valid TOML" in err and err.count("\n") == 1
 
 
-def test_console_script_is_installed():
+def _console_script() -> list[str]:
     exe = Path(sys.executable).parent / "aelab"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "aelab.cli"]
-    done = subprocess.run([*cmd, "run", "--help"], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "100"}, check=False)  # fmt: skip
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "aelab.cli"]
+
+
+def test_console_script_is_installed():
+    done = subprocess.run(
+        [*_console_script(), "run", "--help"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0 and "--recon-weight" in done.stdout
+
+
+def test_compiled_programs_are_cached_between_runs(tmp_path):
+    env = {**os.environ, "AELAB_COMPILATION_CACHE": str(tmp_path / "cache")}
+    args = [*_console_script(), "run", *FAST, "--out", str(tmp_path / "runs"), "-q"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert any((tmp_path / "cache").iterdir())

@@ -6,6 +6,7 @@ status 2; nothing is written.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -199,8 +200,25 @@ def run(
     console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")
 
 
+def _enable_compilation_cache() -> None:
+    """Keep compiled training programs between runs, so a second run skips most compiling.
+
+    ``AELAB_COMPILATION_CACHE`` names the folder (default ``~/.cache/aelab/xla``) or is ``off``.
+    A cached program is the same program, so the numbers do not change.
+    """
+    setting = os.environ.get("AELAB_COMPILATION_CACHE", "")
+    if setting.lower() == "off":
+        return
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", setting or str(cache_home / "aelab" / "xla"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``aelab`` console script."""
+    _enable_compilation_cache()
     try:
         code = app.main(args=argv, prog_name="aelab", standalone_mode=False)
     except AelabError as exc:
