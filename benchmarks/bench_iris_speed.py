@@ -5,7 +5,9 @@ Measures, in one run and on one machine:
 1. ``aelab run --quiet --out <tmpdir>``, the default command, as a subprocess: interpreter
    start, imports, compilation, training of all four strategies (5,000 pretraining and 10,000
    fine-tuning full-batch Adam steps), metrics, figure and files. The phase seconds the run
-   folder's ``timing.json`` records are reported too.
+   folder's ``timing.json`` records are reported too. Timed twice per repeat: compiling every
+   program (``AELAB_COMPILATION_CACHE=off``, a first run) and with the compiled programs that
+   the warm-up left in a temporary compilation cache (every later run on a machine).
 2. A plain PyTorch eager-mode loop of ONE strategy, ``finetune-recon``, on the same data: Iris,
    stratified 75/75 split (``random_state=0``), standardised with the training part's
    statistics; ``z = sigmoid(W x + b)``, ``x_hat = W' z + b'``, ``logits = V z + c``; Adam
@@ -151,10 +153,12 @@ def _aelab_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "aelab.cli"]
 
 
-def _run(command: list[str]) -> tuple[float, str]:
+def _run(command: list[str], env: dict | None = None) -> tuple[float, str]:
     """Run ``command``; return its wall time and stdout, or exit with its stderr on failure."""
     t0 = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        command, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(
@@ -163,10 +167,17 @@ def _run(command: list[str]) -> tuple[float, str]:
     return wall, proc.stdout
 
 
-def time_aelab() -> dict:
-    """One ``aelab run --quiet`` into a fresh temporary folder: wall time and ``timing.json``."""
+def time_aelab(cache: str) -> dict:
+    """One ``aelab run --quiet`` into a fresh temporary folder: wall time and ``timing.json``.
+
+    ``cache`` is ``AELAB_COMPILATION_CACHE``: ``off`` compiles every program (a first run),
+    a folder filled by an earlier run reuses the compiled programs (every later run).
+    """
     with tempfile.TemporaryDirectory(prefix="bench-aelab-") as out:
-        wall, stdout = _run([*_aelab_command(), "run", "--quiet", "--out", out])
+        wall, stdout = _run(
+            [*_aelab_command(), "run", "--quiet", "--out", out],
+            env={"AELAB_COMPILATION_CACHE": cache},
+        )
         run_dir = Path(stdout.strip().splitlines()[-1])
         phases = json.loads((run_dir / "timing.json").read_text())["seconds"]
         accuracy = json.loads((run_dir / "metrics.json").read_text())["strategies"][
@@ -221,15 +232,22 @@ def machine_info() -> dict:
 
 
 def benchmark(repeats: int, warmup: int, threads: int | None) -> dict:
-    for _ in range(warmup):  # untimed: fills the file cache, so no run pays for a cold disk
-        time_aelab()
+    with tempfile.TemporaryDirectory(prefix="bench-aelab-xla-") as cache:
+        return _benchmark(repeats, warmup, threads, cache)
+
+
+def _benchmark(repeats: int, warmup: int, threads: int | None, cache: str) -> dict:
+    for _ in range(max(warmup, 1)):  # untimed: fills the file and compilation caches
+        time_aelab(cache)
         time_peer(threads)
-    aelab_runs, peer_runs = [], []
-    for i in range(repeats):  # interleaved, so a slow spell of the machine hits both
-        aelab_runs.append(time_aelab())
+    aelab_runs, warm_runs, peer_runs = [], [], []
+    for i in range(repeats):  # interleaved, so a slow spell of the machine hits all three
+        aelab_runs.append(time_aelab("off"))
+        warm_runs.append(time_aelab(cache))
         peer_runs.append(time_peer(threads))
         print(
-            f"  repeat {i + 1}/{repeats}: aelab {aelab_runs[-1]['wall']:.2f} s, "
+            f"  repeat {i + 1}/{repeats}: aelab {aelab_runs[-1]['wall']:.2f} s "
+            f"(cached compile {warm_runs[-1]['wall']:.2f} s), "
             f"torch peer {peer_runs[-1]['wall']:.2f} s",
             file=sys.stderr,
         )
@@ -242,6 +260,10 @@ def benchmark(repeats: int, warmup: int, threads: int | None) -> dict:
         "phases": {p: _stats([r["phases"][p] for r in aelab_runs]) for p in phase_names},
         "training": _stats([r["phases"]["pretrain"] + r["phases"]["finetune"] for r in aelab_runs]),
         "finetune_recon_test_accuracy": [r["finetune_recon_test_accuracy"] for r in aelab_runs],
+    }
+    warm = {
+        "wall": _stats([r["wall"] for r in warm_runs]),
+        "training": _stats([r["phases"]["pretrain"] + r["phases"]["finetune"] for r in warm_runs]),
     }
     peer = {
         "command": _peer_command(threads),
@@ -265,6 +287,10 @@ def benchmark(repeats: int, warmup: int, threads: int | None) -> dict:
         "repeats": repeats,
         "warmup": warmup,
         "aelab": aelab,
+        "aelab_cached_compile": warm,
+        "ratio_wall_peer_one_over_aelab_four_cached_compile": {
+            stat: peer["wall"][stat] / warm["wall"][stat] for stat in ("median", "min")
+        },
         "torch_peer": peer,
         "ratio_wall_peer_one_over_aelab_four": ratio,
         "ratio_training_peer_loop_over_aelab_pretrain_finetune": training_ratio,
@@ -277,6 +303,8 @@ def print_table(result: dict, info: dict) -> None:
         ("aelab run, 4 strategies: subprocess wall", aelab["wall"]),
         *((f"  timing.json {p}", s) for p, s in aelab["phases"].items()),
         ("  timing.json pretrain + finetune", aelab["training"]),
+        ("aelab run, compiled programs cached: wall", result["aelab_cached_compile"]["wall"]),
+        ("  timing.json pretrain + finetune", result["aelab_cached_compile"]["training"]),
         ("torch eager, finetune-recon only: subprocess wall", peer["wall"]),
         *((f"  in-process {p}", s) for p, s in peer["phases"].items()),
     ]
@@ -296,6 +324,11 @@ def print_table(result: dict, info: dict) -> None:
     print(
         f"\nratio torch peer (1 strategy) / aelab (4 strategies), wall:     "
         f"median {ratio['median']:.2f}x, min {ratio['min']:.2f}x"
+    )
+    cached = result["ratio_wall_peer_one_over_aelab_four_cached_compile"]
+    print(
+        f"same, aelab with its compiled programs cached:                 "
+        f"median {cached['median']:.2f}x, min {cached['min']:.2f}x"
     )
     print(
         f"ratio torch loop / aelab pretrain + finetune (incl. compile): "
