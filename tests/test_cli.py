@@ -72,6 +72,13 @@ def test_the_saved_config_reproduces_the_run(tmp_path, capsys):
         (["--config", "missing.toml"], "config file 'missing.toml' does not exist"),
         (["--name", "../x"], "is not a plain folder name"),
         (["--frobnicate"], "No such option"),
+        (["--seed", "4294967296"], "run.seed must be at most 4294967295"),
+        (["--split-seed", "-1"], "data.split_seed must be an integer >= 0"),
+        (["--lr", "1e30"], "train.learning_rate must be > 0 and at most"),
+        (["--hidden", ","], "--hidden: expected comma-separated integers"),
+        (["--snapshot-every", "1", "--code", "1000"], "use --snapshot-every"),
+        (["--test-size", "149"], "data.test_size=149 leaves 149 of 150 samples held out"),
+        (["--name", "x" * 201], "is not a plain folder name"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -80,6 +87,50 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args,
     assert err.startswith("aelab: error: ") and message in err
     assert err.count("\n") == 1
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[data]\ndataset = []\n", "data.dataset: unknown dataset []"),
+        ("[model]\nactivation = {a = 1}\n", "model.activation: unknown activation"),
+        ("[model]\nhidden = 'abc'\n", "model.hidden must be a list of layer widths"),
+        ("[model]\ncode = true\n", "model.code must be an integer"),
+        ("[data]\ntest_size = 'x'\n", "data.test_size must be a number"),
+        ("strategies = 3\n", "strategies must be a list of strategy names"),
+        ("strategies = [[1]]\n", "unknown strategy [1]"),
+        ("seed = 4294967296\n", "run.seed must be at most 4294967295"),
+    ],
+)
+def test_bad_values_in_a_config_file(tmp_path, capsys, text, message):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    code, _, err = _main(["run", "--config", str(cfg), "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and err.startswith(f"aelab: error: {cfg}: ") and message in err
+    assert err.count("\n") == 1 and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("where", ["a-file/sub", "a-file"])
+def test_an_unusable_output_folder_fails_before_training(tmp_path, capsys, where):
+    (tmp_path / "a-file").write_text("mine")
+    code, _, err = _main(["run", "--out", str(tmp_path / where)], capsys)
+    assert code == 2 and err.startswith("aelab: error: ") and err.count("\n") == 1
+    assert "--out" in err and (tmp_path / "a-file").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_a_diverging_run_stops_with_advice_and_writes_nothing(tmp_path, capsys):
+    args = ["run", "--lr", "1e6", "--activation", "linear", "--code-activation", "linear",
+            "--hidden", "16,16", *FAST, "--out", str(tmp_path / "runs")]  # fmt: skip
+    code, _, err = _main(args, capsys)
+    assert code == 2
+    assert "training diverged" in err.splitlines()[-1] and "lower the learning rate" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_quiet_prints_only_the_run_folder(tmp_path, capsys):
+    code, out, err = _main(["run", *FAST, "--out", str(tmp_path), "--name", "q", "-q"], capsys)
+    assert code == 0 and out == f"{tmp_path / 'q'}\n" and err == ""
 
 
 def test_unreadable_config_file(tmp_path, capsys):
@@ -101,9 +152,21 @@ def test_console_script_is_installed():
     assert done.returncode == 0 and "--recon-weight" in done.stdout
 
 
-def test_compiled_programs_are_cached_between_runs(tmp_path):
+def test_cached_compiles_give_the_same_numbers_as_fresh_ones(tmp_path, capsys):
+    """Across processes, with and without the compilation cache: identical metrics.json."""
     env = {**os.environ, "AELAB_COMPILATION_CACHE": str(tmp_path / "cache")}
-    args = [*_console_script(), "run", *FAST, "--out", str(tmp_path / "runs"), "-q"]
-    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
-    assert done.returncode == 0, done.stderr
+    for name in ("cold", "warm"):  # the first fills the cache, the second reads it
+        args = [*_console_script(), "run", *FAST, "--out", str(tmp_path), "--name", name, "-q"]
+        done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
     assert any((tmp_path / "cache").iterdir())
+    assert _main(["run", *FAST, "--out", str(tmp_path), "--name", "here", "-q"], capsys)[0] == 0
+    texts = {(tmp_path / n / "metrics.json").read_bytes() for n in ("cold", "warm", "here")}
+    assert len(texts) == 1
+
+
+def test_datasets_lists_the_builtin_ones(capsys):
+    code, out, _ = _main(["datasets"], capsys)
+    assert code == 0
+    for name in ("iris", "wine", "breast_cancer", "digits"):
+        assert name in out

@@ -5,9 +5,9 @@
 >>> result.metrics["strategies"]["finetune-recon"]["cka_to_pretrained"]
 """
 
-from aelab.checkpoint import load_checkpoint, save_checkpoint
+from aelab.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
-from aelab.errors import AelabError, CheckpointError, ConfigError, DataError
+from aelab.errors import AelabError, CheckpointError, ConfigError, DataError, TrainingError
 from aelab.rundir import RunResult, run
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "TrainConfig",
+    "TrainingError",
+    "checkpoint_info",
     "load_checkpoint",
     "load_config",
     "run",

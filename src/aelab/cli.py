@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aelab.data import DATASETS
 from aelab.errors import AelabError, ConfigError
+from aelab.strategies import STRATEGIES
 
 _PHASES = {"pretrain": "pretraining (reconstruction)", "finetune": "fine-tuning strategies"}
 
@@ -24,11 +26,10 @@ _PHASES = {"pretrain": "pretraining (reconstruction)", "finetune": "fine-tuning 
 def _int_list(flag: str, text: str | None) -> list[int] | None:
     if text is None:
         return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if text.strip().lower() in ("", "none"):
+    if text.strip().lower() == "none":
         return []
     try:
-        return [int(p) for p in parts]
+        return [int(p) for p in text.split(",")]  # int() accepts surrounding spaces
     except ValueError:
         raise ConfigError(
             f"{flag}: expected comma-separated integers such as 64,32 (or 'none'), got {text!r}"
@@ -119,14 +120,17 @@ def app() -> None:
     """See, measure and exploit what autoencoders do to a representation."""
 
 
-@app.command()
+_STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
+    f"  {name:<15} {s.summary}" for name, s in STRATEGIES.items()
+)
+
+
+@app.command(epilog=_STRATEGY_HELP)
 @click.option(
     "--config", type=click.Path(path_type=Path), help="TOML config file; flags override it."
 )
-@click.option("--dataset", help="iris (default), wine, breast_cancer or digits.")
-@click.option(
-    "--strategies", help="Comma-separated subset of supervised,finetune,finetune-recon,joint [all]."
-)
+@click.option("--dataset", help=f"One of {', '.join(DATASETS)} [iris].")
+@click.option("--strategies", help=f"Comma-separated subset of {','.join(STRATEGIES)} [all].")
 @click.option("--recon-weight", type=float, help="lambda in CE + lambda * reconstruction [1].")
 @click.option("--seed", type=int, help="Seed of the weights and the split [0].")
 @click.option("--hidden", help="Hidden layer widths, e.g. 64,32; 'none' for none [none].")
@@ -200,6 +204,17 @@ def run(
     console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")
 
 
+@app.command()
+def datasets() -> None:
+    """List the built-in datasets."""
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    table.add_column("what it is")
+    for name, (_, description) in DATASETS.items():
+        table.add_row(name, description)
+    Console().print(table)
+
+
 def _enable_compilation_cache() -> None:
     """Keep compiled training programs between runs, so a second run skips most compiling.
 
@@ -225,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"aelab: error: {exc}", err=True)
         sys.exit(2)
     except click.UsageError as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `aelab`: show the help
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError):  # bare `aelab`: the help
             click.echo(exc.ctx.get_help())
             sys.exit(0)
         command = exc.ctx.command_path if exc.ctx else "aelab"

@@ -26,10 +26,25 @@ def _choices(values) -> str:
     return ", ".join(sorted(values))
 
 
-def _require_int(section: str, name: str, value: Any, minimum: int, hint: str) -> None:
+MAX_SEED = 2**32 - 1
+MAX_LEARNING_RATE = 1e6  # beyond this, float32 arithmetic overflows before anything is learned
+
+
+def _require_int(
+    section: str, name: str, value: Any, minimum: int, hint: str, maximum: int | None = None
+) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(
             f"{section}.{name} must be an integer >= {minimum}, got {value!r}; {hint}"
+        )
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{section}.{name} must be at most {maximum}, got {value!r}; {hint}")
+
+
+def _require_choice(section: str, name: str, value: Any, choices, what: str) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(
+            f"{section}.{name}: unknown {what} {value!r}; choose one of {_choices(choices)}"
         )
 
 
@@ -54,11 +69,7 @@ class DataConfig:
     split_seed: int | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ConfigError(
-                f"data.dataset: unknown dataset {self.dataset!r}; choose one of "
-                f"{_choices(DATASETS)}"
-            )
+        _require_choice("data", "dataset", self.dataset, DATASETS, "dataset")
         t = self.test_size
         if isinstance(t, bool) or not isinstance(t, int | float):
             raise ConfigError(f"data.test_size must be a number, got {t!r}")
@@ -70,7 +81,9 @@ class DataConfig:
         if isinstance(t, int) and t < 1:
             raise ConfigError(f"data.test_size must be a positive sample count, got {t!r}")
         if self.split_seed is not None:
-            _require_int("data", "split_seed", self.split_seed, 0, "or leave it unset")
+            _require_int(
+                "data", "split_seed", self.split_seed, 0, "or leave it unset", maximum=MAX_SEED
+            )
 
 
 @dataclass(frozen=True)
@@ -101,12 +114,7 @@ class ModelConfig:
             _require_int("model", "hidden", width, 1, "each hidden layer needs >= 1 unit")
         _require_int("model", "code", self.code, 1, "the original experiment uses 2")
         for name in ("activation", "code_activation"):
-            value = getattr(self, name)
-            if value not in ACTIVATIONS:
-                raise ConfigError(
-                    f"model.{name}: unknown activation {value!r}; choose one of "
-                    f"{_choices(ACTIVATIONS)}"
-                )
+            _require_choice("model", name, getattr(self, name), ACTIVATIONS, "activation")
 
 
 @dataclass(frozen=True)
@@ -129,9 +137,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         lr = _require_number("train", "learning_rate", self.learning_rate)
-        if lr <= 0:
+        if not 0 < lr <= MAX_LEARNING_RATE:
             raise ConfigError(
-                f"train.learning_rate must be > 0, got {self.learning_rate!r}; try 0.01"
+                f"train.learning_rate must be > 0 and at most {MAX_LEARNING_RATE:g}, got "
+                f"{self.learning_rate!r}; try 0.01"
             )
         object.__setattr__(self, "learning_rate", lr)
         _require_int("train", "pretrain_steps", self.pretrain_steps, 1, "try 5000")
@@ -163,25 +172,29 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        _require_int("run", "seed", self.seed, 0, "use a non-negative integer")
+        _require_int("run", "seed", self.seed, 0, "seeds run from 0 to 2**32 - 1", maximum=MAX_SEED)
         strategies = self.strategies
-        if isinstance(strategies, str | list):
-            strategies = tuple([strategies] if isinstance(strategies, str) else strategies)
-            object.__setattr__(self, "strategies", strategies)
+        if isinstance(strategies, str):
+            strategies = (strategies,)
+        if not isinstance(strategies, list | tuple):
+            raise ConfigError(
+                f"strategies must be a list of strategy names, got {strategies!r}; "
+                f"choose from {_choices(STRATEGIES)}"
+            )
+        strategies = tuple(strategies)
+        object.__setattr__(self, "strategies", strategies)
         if not strategies:
             raise ConfigError(
                 f"strategies must name at least one strategy; choose from {_choices(STRATEGIES)}"
             )
         for name in strategies:
-            if name not in STRATEGIES:
-                raise ConfigError(
-                    f"strategies: unknown strategy {name!r}; choose from {_choices(STRATEGIES)}"
-                )
+            _require_choice("run", "strategies", name, STRATEGIES, "strategy")
         if len(set(strategies)) != len(strategies):
             raise ConfigError(f"strategies: each strategy may appear once, got {list(strategies)}")
 
     @property
     def split_seed(self) -> int:
+        """The seed of the train/held-out split: ``data.split_seed``, else ``seed``."""
         return self.seed if self.data.split_seed is None else self.data.split_seed
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,36 +205,43 @@ class RunConfig:
         return _drop_none(out)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
-        """Build a config from nested dicts, naming unknown keys and wrong sections."""
+    def from_dict(cls, raw: dict[str, Any], source: str | None = None) -> RunConfig:
+        """Build a config from nested dicts, naming unknown keys and wrong sections.
+
+        ``source`` (a file name) starts every error message when given.
+        """
+        try:
+            return cls._from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
+        except (TypeError, ValueError) as exc:  # a value of a shape no validator expected
+            raise ConfigError(f"{source or 'config'}: {exc}") from None
+
+    @classmethod
+    def _from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
         top = {f.name for f in dataclasses.fields(cls)} - set(sections)
         kwargs: dict[str, Any] = {}
         for key, value in raw.items():
             if key in sections:
                 if not isinstance(value, dict):
-                    raise ConfigError(f"{source}: [{key}] must be a table of settings")
-                kwargs[key] = _build(sections[key], value, key, source)
+                    raise ConfigError(f"[{key}] must be a table of settings")
+                kwargs[key] = _build(sections[key], value, key)
             elif key in top:
                 kwargs[key] = value
             else:
                 raise ConfigError(
-                    f"{source}: unknown setting {key!r}; top-level keys are "
-                    f"{_choices(top)} and the tables are [{'], ['.join(sections)}]"
+                    f"unknown setting {key!r}; top-level keys are {_choices(top)} and the "
+                    f"tables are [{'], ['.join(sections)}]"
                 )
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:  # a value of a shape no validator expected
-            raise ConfigError(f"{source}: {exc}") from None
+        return cls(**kwargs)
 
 
-def _build(cls, values: dict[str, Any], section: str, source: str):
+def _build(cls, values: dict[str, Any], section: str):
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
-            raise ConfigError(
-                f"{source}: unknown setting {key!r} in [{section}]; known: {_choices(known)}"
-            )
+            raise ConfigError(f"unknown setting {key!r} in [{section}]; known: {_choices(known)}")
     return cls(**values)
 
 
@@ -243,7 +263,7 @@ def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         for part in path:
             target = target.setdefault(part, {})
         target[last] = value
-    return RunConfig.from_dict(merged, source="command line")
+    return RunConfig.from_dict(merged)
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -253,9 +273,12 @@ def load_config(path: str | Path) -> RunConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
-        raise ConfigError(f"config file {str(path)!r} cannot be read: {reason}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text; save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

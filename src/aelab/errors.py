@@ -18,5 +18,9 @@ class DataError(AelabError):
     """A dataset cannot be used as given."""
 
 
+class TrainingError(AelabError):
+    """Training went wrong in a way the settings can fix (a loss that became NaN)."""
+
+
 class CheckpointError(AelabError):
     """A checkpoint file is missing, corrupt or does not match the model."""

@@ -9,6 +9,7 @@ reconstruction term.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 from aelab import metrics
 from aelab.config import RunConfig
 from aelab.data import Split, load_dataset, split_dataset
+from aelab.errors import ConfigError, TrainingError
 from aelab.models import Autoencoder, Params
 from aelab.strategies import STRATEGIES
 from aelab.train import Batch, PhaseResult, apply_batched, stack, to_numpy, train_phase, unstack
@@ -38,7 +40,7 @@ class Outcome:
     pretrain: PhaseResult  # M = 1
     finetune: PhaseResult  # M = len(strategies)
     codes: dict[str, np.ndarray]  # "pca", "pretrained" and each strategy -> (N, code)
-    metrics: dict
+    metrics: dict  # as metrics.json holds it: undefined numbers are None
     seconds: dict[str, float]
 
     def params_of(self, stage: str) -> Params:
@@ -59,6 +61,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     )
     seconds["data"] = time.perf_counter() - t0
 
+    _check_snapshot_size(config, n_samples=len(split.y))
     model = Autoencoder.from_config(config.model, split.x.shape[1], split.dataset.n_classes)
     init = to_numpy(jax.jit(model.init)(jax.random.key(config.seed)))
     batch = Batch.from_split(split.x, split.y, split.is_train)
@@ -80,6 +83,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         on_progress=phase_progress("pretrain", train.pretrain_steps),
     )
     seconds["pretrain"] = time.perf_counter() - t0
+    _require_finite(pretrain, "pretraining", ("the autoencoder",), train.learning_rate)
 
     # Fine-tuning replaces the encoder and decoder by the pretrained ones; the head starts
     # from the same random weights in every strategy.
@@ -99,11 +103,53 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         on_progress=phase_progress("finetune", train.finetune_steps),
     )
     seconds["finetune"] = time.perf_counter() - t0
+    _require_finite(finetune, "fine-tuning", strategies, train.learning_rate)
 
     t0 = time.perf_counter()
     codes, result = _evaluate(model, split, strategies, pretrain, finetune)
     seconds["metrics"] = time.perf_counter() - t0
     return Outcome(config, split, model, strategies, pretrain, finetune, codes, result, seconds)
+
+
+MAX_SNAPSHOT_BYTES = 2 * 2**30
+
+
+def _check_snapshot_size(config: RunConfig, n_samples: int) -> None:
+    """Refuse settings whose code snapshots would not fit comfortably in memory."""
+    t = config.train
+    per_snapshot = 4 * n_samples * config.model.code  # float32 codes of every sample
+    count = (-(-t.pretrain_steps // t.snapshot_every) + 1) + len(config.strategies) * (
+        -(-t.finetune_steps // t.snapshot_every) + 1
+    )
+    if count * per_snapshot > MAX_SNAPSHOT_BYTES:
+        every = math.ceil(
+            per_snapshot
+            * (t.pretrain_steps + len(config.strategies) * t.finetune_steps)
+            / (MAX_SNAPSHOT_BYTES - per_snapshot * (1 + len(config.strategies)))
+        )
+        raise ConfigError(
+            f"train.snapshot_every={t.snapshot_every} would keep {count:,} snapshots of "
+            f"{n_samples:,} codes ({count * per_snapshot / 2**30:.1f} GiB); use "
+            f"--snapshot-every {every} or more"
+        )
+
+
+def _require_finite(
+    result: PhaseResult, phase: str, names: tuple[str, ...], learning_rate: float
+) -> None:
+    """Stop with a clear message when a model's loss or code stopped being a number."""
+    loss = result.history[..., 0]  # (M, steps)
+    bad = ~np.isfinite(loss)
+    broken = bad.any(axis=1) | ~np.isfinite(result.snapshots[-1]).all(axis=(1, 2))
+    if not broken.any():
+        return
+    first = np.where(bad.any(axis=1), bad.argmax(axis=1), loss.shape[1])  # (M,)
+    i = int(np.argmin(np.where(broken, first, np.iinfo(np.int64).max)))
+    when = f"at step {first[i] + 1}" if first[i] < loss.shape[1] else "in its last step"
+    raise TrainingError(
+        f"training diverged: the loss of {names[i]} stopped being a finite number {when} of "
+        f"{phase}; lower the learning rate (--lr, now {learning_rate:g})"
+    )
 
 
 def _evaluate(
@@ -122,7 +168,7 @@ def _evaluate(
     result: dict = {
         "data": {
             "dataset": split.dataset.name,
-            "n_train": int(is_train.sum()),
+            "n_train": split.n_train,
             "n_test": int(test.sum()),
             "n_features": int(x.shape[1]),
             "n_classes": split.dataset.n_classes,
@@ -134,7 +180,6 @@ def _evaluate(
             ),
             "test_reconstruction_mse": pre_test_mse,
             **metrics.code_quality(pre_code, y, is_train),
-            "final_loss": float(pretrain.history[0, -1, 0]),
         },
         "strategies": {},
     }
@@ -144,7 +189,6 @@ def _evaluate(
         code, recon, logits = ft_codes[i], ft_recons[i], ft_logits[i]
         start = finetune.snapshots[0, i]
         test_mse = metrics.reconstruction_mse(x[test], recon[test])
-        loss, ce, rec = finetune.history[i, -1]
         result["strategies"][name] = {
             "train_accuracy": metrics.accuracy(logits[is_train], y[is_train]),
             "test_accuracy": metrics.accuracy(logits[test], y[test]),
@@ -155,12 +199,20 @@ def _evaluate(
             "cka_to_start": metrics.linear_cka(start, code),
             "mean_displacement": metrics.mean_displacement(start, code),
             **metrics.code_quality(code, y, is_train),
-            "final_loss": float(loss),
-            "final_cross_entropy": float(ce),
-            "final_reconstruction": float(rec),
         }
         codes[name] = code
-    return codes, result
+    return codes, _nan_to_none(result)
+
+
+def _nan_to_none(value):
+    """The metrics as JSON can hold them: an undefined number (NaN) becomes ``None``."""
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float]], np.ndarray]:
@@ -176,7 +228,10 @@ def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float
     projection = PCA(n_components=n_components).fit(x[is_train]).transform(x)
     references = {
         "raw": metrics.code_quality(x[:, :2], y, is_train),
-        "pca": metrics.code_quality(projection[:, :code_size], y, is_train),
+        "pca": {
+            "n_components": min(code_size, n_components),
+            **metrics.code_quality(projection[:, :code_size], y, is_train),
+        },
         "all_features": metrics.code_quality(x, y, is_train),
     }
     return references, projection.astype(np.float32)

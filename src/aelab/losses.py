@@ -10,7 +10,8 @@ import jax.numpy as jnp
 
 
 def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
-    return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    # where, not multiplication: 0 * nan is nan, and a masked-out sample must not leak in.
+    return jnp.sum(jnp.where(mask > 0, values * mask, 0.0)) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
 def reconstruction_error(x: jax.Array, x_hat: jax.Array, mask: jax.Array) -> jax.Array:

@@ -8,7 +8,6 @@ an existing folder is never overwritten.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -20,11 +19,11 @@ import numpy as np
 
 from aelab.checkpoint import save_checkpoint
 from aelab.config import RunConfig, dump_config
-from aelab.errors import ConfigError
+from aelab.errors import AelabError, ConfigError
 from aelab.experiment import Outcome, ProgressFn, train_and_evaluate
 from aelab.train import HISTORY_FIELDS
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,8 @@ def resolve_run_dir(out: str | Path, name: str | None) -> Path:
             name, n = f"{base}-{n}", n + 1
     elif not _NAME.fullmatch(name):
         raise ConfigError(
-            f"run name {name!r} is not a plain folder name; use letters, digits, '.', '_' "
-            "and '-', starting with a letter or digit"
+            f"run name {name!r} is not a plain folder name; use up to 200 letters, digits, '.', "
+            "'_' and '-', starting with a letter or digit"
         )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output folder {str(out)!r} is a file; choose another --out")
@@ -92,21 +91,36 @@ def run(
         progress: called as ``progress(phase, steps_done, steps_total)`` during training.
 
     Raises:
-        AelabError: for a bad setting or dataset, before anything is written.
+        AelabError: for a bad setting, dataset or output folder, or a diverged training; the
+            run folder is then not written, and folders made for it are removed again.
     """
     config = config or RunConfig()
     run_dir = resolve_run_dir(out, name)
-    outcome = train_and_evaluate(config, progress)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    made = [p for p in (run_dir.parent, *run_dir.parent.parents) if not p.exists()]
     tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
     try:
-        tmp.mkdir()
-        figures, checkpoints = write_run(outcome, tmp)
+        try:  # before training, so that an unusable --out fails at once
+            tmp.mkdir(parents=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create a run folder in {str(run_dir.parent)!r}: {exc.strerror}; "
+                "choose another --out"
+            ) from None
+        outcome = train_and_evaluate(config, progress)
+        try:
+            figures, checkpoints = write_run(outcome, tmp)
+        except OSError as exc:
+            raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
         if run_dir.exists():  # appeared while we trained
             raise ConfigError(f"run folder {str(run_dir)!r} appeared during the run; kept it")
         tmp.rename(run_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:  # deepest first; stop at the first that is not ours and empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
     split = outcome.split
     return RunResult(
@@ -122,16 +136,6 @@ def run(
     )
 
 
-def _json_ready(value):
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN; null means "undefined here"
-    return value
-
-
 def write_run(outcome: Outcome, run_dir: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     """Write every file of a run folder into the existing folder ``run_dir``."""
     from aelab.plots import plot_stages
@@ -139,7 +143,7 @@ def write_run(outcome: Outcome, run_dir: Path) -> tuple[dict[str, Path], dict[st
     split, ds = outcome.split, outcome.split.dataset
     (run_dir / "config.toml").write_text(dump_config(outcome.config), encoding="utf-8")
     (run_dir / "metrics.json").write_text(
-        json.dumps(_json_ready(outcome.metrics), indent=2) + "\n", encoding="utf-8"
+        json.dumps(outcome.metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     (run_dir / "timing.json").write_text(
         json.dumps({"seconds": outcome.seconds}, indent=2) + "\n", encoding="utf-8"
@@ -154,6 +158,8 @@ def write_run(outcome: Outcome, run_dir: Path) -> tuple[dict[str, Path], dict[st
         "feature_names": np.array(ds.feature_names),
         "strategies": np.array(outcome.strategies),
         "x": split.x,
+        "scaler_mean": split.mean,
+        "scaler_scale": split.scale,
         "snapshot_steps/pretrain": outcome.pretrain.snapshot_steps,
         "snapshot_steps/finetune": outcome.finetune.snapshot_steps,
         "snapshots/pretrained": outcome.pretrain.snapshots[:, 0],
@@ -174,9 +180,15 @@ def write_run(outcome: Outcome, run_dir: Path) -> tuple[dict[str, Path], dict[st
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir()
     checkpoints = {}
+    info = {
+        "feature_names": list(ds.feature_names),
+        "class_names": list(ds.class_names),
+        "scaler_mean": split.mean.tolist(),
+        "scaler_scale": split.scale.tolist(),
+    }
     for stage in ("pretrained", *outcome.strategies):
         path = ckpt_dir / f"{stage}.npz"
-        save_checkpoint(path, outcome.model, outcome.params_of(stage))
+        save_checkpoint(path, outcome.model, outcome.params_of(stage), info=info)
         checkpoints[stage] = path
 
     figures = {"stages": plot_stages(run_dir)}

@@ -35,6 +35,7 @@ class Batch:
 
     @classmethod
     def from_split(cls, x: np.ndarray, y: np.ndarray, is_train: np.ndarray) -> Batch:
+        """All samples; both losses see the training samples (``is_train``) only."""
         mask = jnp.asarray(is_train, jnp.float32)
         return cls(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32), mask, mask)
 

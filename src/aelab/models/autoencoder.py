@@ -48,8 +48,19 @@ class Autoencoder:
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
 
+    def __post_init__(self) -> None:
+        # Internal contract; user-facing settings are validated in aelab.config first.
+        sizes = (self.n_inputs, self.n_classes, self.code, *self.hidden)
+        if not isinstance(self.hidden, tuple) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
+        ):
+            raise ValueError(f"layer sizes must be positive integers, got {self}")
+        if self.activation not in ACTIVATIONS or self.code_activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation in {self}")
+
     @classmethod
     def from_config(cls, config: ModelConfig, n_inputs: int, n_classes: int) -> Autoencoder:
+        """The autoencoder ``config`` describes, for ``n_inputs`` features and ``n_classes``."""
         return cls(
             n_inputs=n_inputs,
             n_classes=n_classes,
