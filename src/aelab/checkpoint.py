@@ -8,9 +8,11 @@ model before reading its data, and names whatever does not fit.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +91,21 @@ def _read_meta(zf: zipfile.ZipFile) -> dict[str, Any]:
     return meta
 
 
-def _open(path: str | Path):
+@contextlib.contextmanager
+def _archive(path: str | Path) -> Iterator[zipfile.ZipFile]:
+    """Open a checkpoint; whatever a damaged or foreign file raises becomes CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
-    return path
+    try:
+        with zipfile.ZipFile(path) as zf:
+            yield zf
+    except CheckpointError as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r}: {exc}") from None
+    except _CORRUPT as exc:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is corrupt or not an aelab checkpoint ({exc})"
+        ) from None
 
 
 def load_checkpoint(path: str | Path) -> tuple[Autoencoder, Params]:
@@ -103,41 +115,25 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, Params]:
         CheckpointError: the file is missing, is not an aelab checkpoint, or does not match
             the model it describes. Nothing in the file is ever executed.
     """
-    path = _open(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            fields = _read_meta(zf)["model"]
-            fields["hidden"] = tuple(fields["hidden"])
-            model = Autoencoder(**fields)
-            template = jax.eval_shape(model.init, jax.random.key(0))
-            paths, treedef = jax.tree_util.tree_flatten_with_path(template)
-            expected = {_leaf_name(p) for p, _ in paths}
-            found = {n.removesuffix(".npy") for n in zf.namelist()} - {_META}
-            if found != expected:
-                raise CheckpointError(
-                    f"its arrays {sorted(found)} are not the parameters of the model it "
-                    f"describes ({sorted(expected)})"
-                )
-            leaves = [_read_array(zf, _leaf_name(p), spec.shape, spec.dtype) for p, spec in paths]
-    except CheckpointError as exc:
-        raise CheckpointError(f"checkpoint {str(path)!r}: {exc}") from None
-    except _CORRUPT as exc:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} is corrupt or not an aelab checkpoint ({exc})"
-        ) from None
+    with _archive(path) as zf:
+        fields = _read_meta(zf)["model"]
+        fields["hidden"] = tuple(fields["hidden"])
+        model = Autoencoder(**fields)
+        template = jax.eval_shape(model.init, jax.random.key(0))
+        paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+        expected = {_leaf_name(p) for p, _ in paths}
+        found = {n.removesuffix(".npy") for n in zf.namelist()} - {_META}
+        if found != expected:
+            raise CheckpointError(
+                f"its arrays {sorted(found)} are not the parameters of the model it "
+                f"describes ({sorted(expected)})"
+            )
+        leaves = [_read_array(zf, _leaf_name(p), spec.shape, spec.dtype) for p, spec in paths]
     return model, jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
     """What a checkpoint says about its data: ``feature_names``, ``class_names``,
     ``scaler_mean`` and ``scaler_scale`` (raw inputs ``x`` become ``(x - mean) / scale``)."""
-    path = _open(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return dict(_read_meta(zf).get("info", {}))
-    except CheckpointError as exc:
-        raise CheckpointError(f"checkpoint {str(path)!r}: {exc}") from None
-    except _CORRUPT as exc:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} is corrupt or not an aelab checkpoint ({exc})"
-        ) from None
+    with _archive(path) as zf:
+        return dict(_read_meta(zf).get("info", {}))
