@@ -43,6 +43,9 @@ def test_defaults_are_the_original_experiment():
         (lambda: RunConfig(strategies=()), r"at least one strategy"),
         (lambda: RunConfig(strategies=("joint", "joint")), r"each strategy may appear once"),
         (lambda: RunConfig(seed=-1), r"run.seed must be an integer >= 0"),
+        (lambda: ModelConfig(noise="gaussian:abc"), r"model.noise: cannot read"),
+        (lambda: ModelConfig(dropout=1.0), r"model.dropout must be in \[0, 1\)"),
+        (lambda: ModelConfig(dropout="a"), r"model.dropout must be a finite number"),
     ],
 )
 def test_bad_settings_raise_one_line_errors(make, match):
@@ -56,7 +59,7 @@ def test_toml_round_trip(tmp_path):
         seed=3,
         strategies=("finetune", "finetune-recon"),
         data=DataConfig(dataset="wine", test_size=60, split_seed=7),
-        model=ModelConfig(hidden=(16, 8), code=3, activation="relu"),
+        model=ModelConfig(hidden=(16, 8), code=3, activation="relu", noise="mask:0.2", dropout=0.1),
         train=TrainConfig(recon_weight=0.3, pretrain_steps=10),
     )
     path = tmp_path / "c.toml"

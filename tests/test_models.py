@@ -46,3 +46,20 @@ def test_sigmoid_code_is_in_the_unit_interval():
     model = Autoencoder(n_inputs=4, n_classes=3)
     z = model.encode(model.init(jax.random.key(0)), 10 * np.ones((3, 4), np.float32))
     assert (np.asarray(z) > 0).all() and (np.asarray(z) < 1).all()
+
+
+def test_dropout_acts_only_in_training_mode():
+    model = Autoencoder(n_inputs=6, n_classes=2, code=4, dropout=0.5)  # dropout on the code
+    params = model.init(jax.random.key(0))
+    x = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
+    evaluation = [np.asarray(a) for a in model.apply(params, x)]
+    np.testing.assert_array_equal(evaluation[0], model.encode(params, x))
+    train_a = model.apply(params, x, jax.random.key(1))
+    train_b = model.apply(params, x, jax.random.key(1))
+    train_c = model.apply(params, x, jax.random.key(2))
+    np.testing.assert_array_equal(train_a[0], train_b[0])
+    assert not np.array_equal(train_a[0], train_c[0])
+    dropped = np.asarray(train_a[0]) == 0
+    assert 0.35 < dropped.mean() < 0.65  # about half of the code units are dropped
+    kept = ~dropped
+    np.testing.assert_allclose(np.asarray(train_a[0])[kept], 2 * evaluation[0][kept], rtol=1e-5)

@@ -2,6 +2,7 @@ import jax
 import numpy as np
 import pytest
 
+from aelab.corruption import Noise
 from aelab.data import load_dataset, split_dataset
 from aelab.models import Autoencoder
 from aelab.train import HISTORY_FIELDS, Batch, stack, to_numpy, train_phase, unstack
@@ -86,3 +87,31 @@ def test_held_out_samples_do_not_influence_training(iris):
     b = _train(stack([_init()]), moved, [1.0], [1.0])
     for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
         np.testing.assert_array_equal(u, v)
+
+
+def test_the_key_matters_only_when_something_is_random(iris):
+    _, batch = iris
+    runs = [_train(stack([_init()]), batch, [1.0], [1.0], key=jax.random.key(k)) for k in (0, 1)]
+    for u, v in zip(*(jax.tree.leaves(r.params) for r in runs), strict=True):
+        np.testing.assert_array_equal(u, v)
+    noise = Noise("gaussian", 0.3)
+    noisy = [
+        _train(stack([_init()]), batch, [1.0], [1.0], key=jax.random.key(k), noise=noise)
+        for k in (0, 0, 1)
+    ]
+    same = zip(*(jax.tree.leaves(r.params) for r in noisy[:2]), strict=True)
+    assert all(np.array_equal(u, v) for u, v in same)
+    other = zip(*(jax.tree.leaves(r.params) for r in noisy[1:]), strict=True)
+    assert not all(np.array_equal(u, v) for u, v in other)
+
+
+def test_a_denoising_autoencoder_learns_to_reconstruct_clean_inputs(iris):
+    split, batch = iris
+    result = _train(
+        stack([_init()]), batch, [0.0], [1.0], steps=1500, every=500,
+        key=jax.random.key(0), noise=Noise("mask", 0.25),
+    )  # fmt: skip
+    params = unstack(result.params, 0)
+    x = split.x[split.is_train]
+    mse = float(np.mean((np.asarray(MODEL.decode(params, MODEL.encode(params, x))) - x) ** 2))
+    assert mse < 0.2  # the clean data reconstructs well (it is 1.0 for a constant guess)

@@ -137,6 +137,11 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option("--code", type=int, help="Size of the code layer [2].")
 @click.option("--activation", help="Activation of the hidden layers [sigmoid].")
 @click.option("--code-activation", help="Activation of the code layer [sigmoid].")
+@click.option(
+    "--noise",
+    help="Denoising: corrupt inputs, e.g. gaussian:0.3, mask:0.25, saltpepper:0.1 [none].",
+)
+@click.option("--dropout", type=float, help="Dropout of hidden and code units while training [0].")
 @click.option("--lr", "--learning-rate", "learning_rate", type=float, help="Adam step size [0.01].")
 @click.option("--pretrain-steps", type=int, help="Full-batch pretraining steps [5000].")
 @click.option("--finetune-steps", type=int, help="Full-batch fine-tuning steps [10000].")
@@ -159,6 +164,8 @@ def run(
     code: int | None,
     activation: str | None,
     code_activation: str | None,
+    noise: str | None,
+    dropout: float | None,
     learning_rate: float | None,
     pretrain_steps: int | None,
     finetune_steps: int | None,
@@ -186,6 +193,8 @@ def run(
             "model.code": code,
             "model.activation": activation,
             "model.code_activation": code_activation,
+            "model.noise": noise,
+            "model.dropout": dropout,
             "train.learning_rate": learning_rate,
             "train.pretrain_steps": pretrain_steps,
             "train.finetune_steps": finetune_steps,

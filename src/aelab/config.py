@@ -16,6 +16,7 @@ from typing import Any
 
 import tomli_w
 
+from aelab.corruption import parse_noise
 from aelab.data import DATASETS
 from aelab.errors import ConfigError
 from aelab.models.activations import ACTIVATIONS
@@ -96,12 +97,17 @@ class ModelConfig:
         code: size of the code layer.
         activation: activation of the hidden layers.
         code_activation: activation of the code layer (sigmoid in the original).
+        noise: input corruption while training, ``kind:level`` (``gaussian:0.3``,
+            ``mask:0.25``, ``saltpepper:0.1``) or ``none``: a denoising autoencoder.
+        dropout: probability of dropping each hidden unit and code unit while training.
     """
 
     hidden: tuple[int, ...] = ()
     code: int = 2
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
+    noise: str = "none"
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         hidden = self.hidden
@@ -115,6 +121,11 @@ class ModelConfig:
         _require_int("model", "code", self.code, 1, "the original experiment uses 2")
         for name in ("activation", "code_activation"):
             _require_choice("model", name, getattr(self, name), ACTIVATIONS, "activation")
+        parse_noise(self.noise)
+        p = _require_number("model", "dropout", self.dropout)
+        if not 0 <= p < 1:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}; try 0.1")
+        object.__setattr__(self, "dropout", p)
 
 
 @dataclass(frozen=True)

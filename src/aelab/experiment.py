@@ -19,6 +19,7 @@ import numpy as np
 
 from aelab import metrics
 from aelab.config import RunConfig
+from aelab.corruption import parse_noise
 from aelab.data import Split, load_dataset, split_dataset
 from aelab.errors import ConfigError, TrainingError
 from aelab.models import Autoencoder, Params
@@ -63,7 +64,9 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
 
     _check_snapshot_size(config, n_samples=len(split.y))
     model = Autoencoder.from_config(config.model, split.x.shape[1], split.dataset.n_classes)
-    init = to_numpy(jax.jit(model.init)(jax.random.key(config.seed)))
+    root = jax.random.key(config.seed)
+    init = to_numpy(jax.jit(model.init)(root))
+    noise = parse_noise(config.model.noise)
     batch = Batch.from_split(split.x, split.y, split.is_train)
     train = config.train
 
@@ -80,6 +83,8 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         learning_rate=train.learning_rate,
         steps=train.pretrain_steps,
         snapshot_every=train.snapshot_every,
+        key=jax.random.fold_in(root, 1),
+        noise=noise,
         on_progress=phase_progress("pretrain", train.pretrain_steps),
     )
     seconds["pretrain"] = time.perf_counter() - t0
@@ -100,6 +105,8 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         learning_rate=train.learning_rate,
         steps=train.finetune_steps,
         snapshot_every=train.snapshot_every,
+        key=jax.random.fold_in(root, 2),
+        noise=noise,
         on_progress=phase_progress("finetune", train.finetune_steps),
     )
     seconds["finetune"] = time.perf_counter() - t0

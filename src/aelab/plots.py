@@ -143,8 +143,11 @@ def _settings_text(run_dir: Path, n_features: int) -> str:
     config = load_config(run_dir / "config.toml")
     model, train = config.model, config.train
     layers = "-".join(str(w) for w in [n_features, *model.hidden, model.code])
+    extras = [f"{model.noise} noise"] if model.noise != "none" else []
+    extras += [f"dropout {model.dropout:g}"] if model.dropout else []
     return (
-        f"autoencoder {layers}, {model.code_activation} code\n"
+        f"autoencoder {layers}, {model.code_activation} code"
+        f"{''.join(', ' + e for e in extras)}\n"
         f"{train.pretrain_steps:,} pretraining + {train.finetune_steps:,} fine-tuning steps\n"
         f"Adam lr {train.learning_rate:g}, λ = {train.recon_weight:g}, seed {config.seed}"
     )

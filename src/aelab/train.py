@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from aelab.corruption import Noise, corrupt
 from aelab.losses import cross_entropy, reconstruction_error
 from aelab.models import Autoencoder, Params
 
@@ -59,11 +60,23 @@ def objective(
     model: Autoencoder,
     params: Params,
     batch: Batch,
+    key: jax.Array,
     ce_weight: jax.Array,
     recon_weight: jax.Array,
+    noise: Noise | None = None,
 ) -> tuple[jax.Array, jax.Array]:
-    """The phase's loss of one model and its parts ``(loss, ce, recon)``."""
-    _, x_hat, logits = model.apply(params, batch.x)
+    """The phase's loss of one model and its parts ``(loss, ce, recon)``.
+
+    The cross-entropy sees the clean input; with ``noise``, the reconstruction term sees a
+    corrupted input and is scored against the clean one (a denoising autoencoder). ``key``
+    drives the noise and the model's dropout; nothing random is drawn when neither is set.
+    """
+    k_noise, k_clean, k_noisy = jax.random.split(key, 3)
+    train_key = (lambda k: k) if model.dropout > 0 else (lambda k: None)
+    _, x_hat, logits = model.apply(params, batch.x, train_key(k_clean))
+    if noise is not None:
+        noisy = corrupt(k_noise, batch.x, noise, batch.recon_mask)
+        _, x_hat, _ = model.apply(params, noisy, train_key(k_noisy))
     recon = reconstruction_error(batch.x, x_hat, batch.recon_mask)
     ce = cross_entropy(logits, batch.y, batch.label_mask)
     loss = ce_weight * ce + recon_weight * recon
@@ -76,23 +89,28 @@ def _optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation
 
 
 @functools.cache
-def _chunk_fn(model: Autoencoder, n_steps: int) -> Callable:
+def _chunk_fn(model: Autoencoder, n_steps: int, noise: Noise | None) -> Callable:
     """A compiled function running ``n_steps`` steps of M models; cached per shape."""
 
-    def one_model(params, opt_state, ce_weight, recon_weight, batch):
+    def one_model(params, opt_state, key, ce_weight, recon_weight, batch):
         opt = _optimizer(opt_state.hyperparams["learning_rate"])
         grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
 
         def step(carry, _):
-            params, opt_state = carry
-            (_, parts), grads = grad_fn(model, params, batch, ce_weight, recon_weight)
+            params, opt_state, key = carry
+            key, step_key = jax.random.split(key)
+            (_, parts), grads = grad_fn(
+                model, params, batch, step_key, ce_weight, recon_weight, noise
+            )
             updates, opt_state = opt.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), parts
+            return (optax.apply_updates(params, updates), opt_state, key), parts
 
-        (params, opt_state), parts = jax.lax.scan(step, (params, opt_state), length=n_steps)
-        return params, opt_state, parts, model.encode(params, batch.x)
+        (params, opt_state, key), parts = jax.lax.scan(
+            step, (params, opt_state, key), length=n_steps
+        )
+        return params, opt_state, key, parts, model.encode(params, batch.x)
 
-    return jax.jit(jax.vmap(one_model, in_axes=(0, 0, 0, 0, None)))
+    return jax.jit(jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, None)))
 
 
 @functools.cache
@@ -137,18 +155,24 @@ def train_phase(
     learning_rate: float,
     steps: int,
     snapshot_every: int,
+    key: jax.Array | None = None,
+    noise: Noise | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> PhaseResult:
     """Train M models (leading axis of ``params``) full-batch with Adam for ``steps`` steps.
 
     Args:
         ce_weight, recon_weight: (M,) weights of the two loss terms, one pair per model.
+        key: randomness of input noise and dropout, split into one stream per model; only
+            needed when either is used.
+        noise: input corruption of the reconstruction term (a denoising autoencoder).
         on_progress: called with the number of steps finished after every chunk.
     """
     ce_weight = np.asarray(ce_weight, np.float32)
     recon_weight = np.asarray(recon_weight, np.float32)
     lr = np.full(ce_weight.shape, learning_rate, np.float32)
     opt_state = _opt_init_fn()(params, lr)
+    keys = jax.random.split(jax.random.key(0) if key is None else key, len(lr))
 
     snapshots = [apply_batched(model, params, batch.x)[0]]
     steps_at = [0]
@@ -156,8 +180,8 @@ def train_phase(
     done = 0
     while done < steps:
         n = min(snapshot_every, steps - done)
-        params, opt_state, chunk_parts, codes = _chunk_fn(model, n)(
-            params, opt_state, ce_weight, recon_weight, batch
+        params, opt_state, keys, chunk_parts, codes = _chunk_fn(model, n, noise)(
+            params, opt_state, keys, ce_weight, recon_weight, batch
         )
         done += n
         parts.append(chunk_parts)

@@ -47,6 +47,7 @@ class Autoencoder:
     code: int = 2
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         # Internal contract; user-facing settings are validated in aelab.config first.
@@ -57,6 +58,8 @@ class Autoencoder:
             raise ValueError(f"layer sizes must be positive integers, got {self}")
         if self.activation not in ACTIVATIONS or self.code_activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation in {self}")
+        if not (isinstance(self.dropout, float) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
 
     @classmethod
     def from_config(cls, config: ModelConfig, n_inputs: int, n_classes: int) -> Autoencoder:
@@ -68,6 +71,7 @@ class Autoencoder:
             code=config.code,
             activation=config.activation,
             code_activation=config.code_activation,
+            dropout=config.dropout,
         )
 
     def init(self, key: jax.Array) -> Params:
@@ -95,27 +99,41 @@ class Autoencoder:
             "head": layers[-1],
         }
 
-    def encode(self, params: Params, x: jax.Array) -> jax.Array:
-        """The code ``z`` (N, code) of inputs ``x`` (N, D)."""
+    def _drop(self, h: jax.Array, key: jax.Array | None, i: int) -> jax.Array:
+        # Inverted dropout: scaled while training so that evaluation needs no change.
+        if key is None or self.dropout == 0:
+            return h
+        keep = jax.random.bernoulli(jax.random.fold_in(key, i), 1 - self.dropout, h.shape)
+        return jnp.where(keep, h / (1 - self.dropout), 0.0)
+
+    def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        """The code ``z`` (N, code) of inputs ``x`` (N, D).
+
+        With a ``key``, the network is in training mode: dropout is applied to every hidden
+        layer and to the code. Without one (evaluation), nothing random happens.
+        """
         act, code_act = ACTIVATIONS[self.activation], ACTIVATIONS[self.code_activation]
         *hidden, last = params["encoder"]
-        for layer in hidden:
-            x = act(_dense(layer, x))
-        return code_act(_dense(last, x))
+        for i, layer in enumerate(hidden):
+            x = self._drop(act(_dense(layer, x)), key, i)
+        return self._drop(code_act(_dense(last, x)), key, len(hidden))
 
-    def decode(self, params: Params, z: jax.Array) -> jax.Array:
+    def decode(self, params: Params, z: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The reconstruction (N, D) of codes ``z`` (N, code); the output layer is linear."""
         act = ACTIVATIONS[self.activation]
         *hidden, last = params["decoder"]
-        for layer in hidden:
-            z = act(_dense(layer, z))
+        offset = len(params["encoder"])  # dropout masks independent of the encoder's
+        for i, layer in enumerate(hidden):
+            z = self._drop(act(_dense(layer, z)), key, offset + i)
         return _dense(last, z)
 
     def logits(self, params: Params, z: jax.Array) -> jax.Array:
         """Class scores (N, n_classes) of the softmax head on codes ``z``."""
         return _dense(params["head"], z)
 
-    def apply(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """``(code, reconstruction, logits)`` of inputs ``x`` (N, D)."""
-        z = self.encode(params, x)
-        return z, self.decode(params, z), self.logits(params, z)
+    def apply(
+        self, params: Params, x: jax.Array, key: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """``(code, reconstruction, logits)`` of inputs ``x`` (N, D); a ``key`` trains."""
+        z = self.encode(params, x, key)
+        return z, self.decode(params, z, key), self.logits(params, z)
