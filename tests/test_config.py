@@ -44,6 +44,7 @@ def test_defaults_are_the_original_experiment():
         (lambda: RunConfig(strategies=("joint", "joint")), r"each strategy may appear once"),
         (lambda: RunConfig(seed=-1), r"run.seed must be an integer >= 0"),
         (lambda: ModelConfig(noise="gaussian:abc"), r"model.noise: cannot read"),
+        (lambda: TrainConfig(pretraining="layerwise"), r"train.pretraining: unknown pretraining"),
         (lambda: ModelConfig(dropout=1.0), r"model.dropout must be in \[0, 1\)"),
         (lambda: ModelConfig(dropout="a"), r"model.dropout must be a finite number"),
     ],
@@ -60,7 +61,7 @@ def test_toml_round_trip(tmp_path):
         strategies=("finetune", "finetune-recon"),
         data=DataConfig(dataset="wine", test_size=60, split_seed=7),
         model=ModelConfig(hidden=(16, 8), code=3, activation="relu", noise="mask:0.2", dropout=0.1),
-        train=TrainConfig(recon_weight=0.3, pretrain_steps=10),
+        train=TrainConfig(recon_weight=0.3, pretrain_steps=10, pretraining="greedy"),
     )
     path = tmp_path / "c.toml"
     path.write_text(dump_config(c))

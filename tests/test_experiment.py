@@ -62,9 +62,12 @@ def test_other_datasets_and_deeper_models_run():
     config = RunConfig(
         strategies=("finetune", "finetune-recon"),
         data=DataConfig(dataset="wine"),
-        model=ModelConfig(hidden=(8,), code=3, activation="tanh"),
-        train=TrainConfig(pretrain_steps=100, finetune_steps=200, snapshot_every=100),
+        model=ModelConfig(hidden=(8,), code=3, activation="tanh", noise="gaussian:0.1"),
+        train=TrainConfig(
+            pretrain_steps=100, finetune_steps=200, snapshot_every=100, pretraining="greedy"
+        ),
     )
     outcome = train_and_evaluate(config)
     assert outcome.codes["finetune"].shape == (178, 3)
     assert outcome.metrics["strategies"]["finetune"]["test_accuracy"] > 0.8
+    assert list(outcome.pretrain.snapshot_steps) == [100, 200]  # the code layer's training

@@ -145,6 +145,11 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option("--lr", "--learning-rate", "learning_rate", type=float, help="Adam step size [0.01].")
 @click.option("--pretrain-steps", type=int, help="Full-batch pretraining steps [5000].")
 @click.option("--finetune-steps", type=int, help="Full-batch fine-tuning steps [10000].")
+@click.option(
+    "--pretraining",
+    type=click.Choice(["end-to-end", "greedy"]),
+    help="Whole autoencoder at once, or greedy layer by layer (steps per layer) [end-to-end].",
+)
 @click.option("--snapshot-every", type=int, help="Keep every sample's code every N steps [100].")
 @click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5].")
 @click.option("--split-seed", type=int, help="Seed of the split alone [the run's --seed].")
@@ -169,6 +174,7 @@ def run(
     learning_rate: float | None,
     pretrain_steps: int | None,
     finetune_steps: int | None,
+    pretraining: str | None,
     snapshot_every: int | None,
     test_size: str | None,
     split_seed: int | None,
@@ -198,6 +204,7 @@ def run(
             "train.learning_rate": learning_rate,
             "train.pretrain_steps": pretrain_steps,
             "train.finetune_steps": finetune_steps,
+            "train.pretraining": pretraining,
             "train.recon_weight": recon_weight,
             "train.snapshot_every": snapshot_every,
         },

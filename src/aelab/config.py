@@ -27,6 +27,7 @@ def _choices(values) -> str:
     return ", ".join(sorted(values))
 
 
+PRETRAINING = ("end-to-end", "greedy")
 MAX_SEED = 2**32 - 1
 MAX_LEARNING_RATE = 1e6  # beyond this, float32 arithmetic overflows before anything is learned
 
@@ -138,6 +139,9 @@ class TrainConfig:
         finetune_steps: full-batch steps of each strategy's fine-tuning.
         recon_weight: lambda in ``cross-entropy + lambda * reconstruction error``.
         snapshot_every: keep every sample's code every this many steps.
+        pretraining: ``end-to-end`` trains the whole autoencoder at once; ``greedy`` trains
+            each layer as an autoencoder of the previous layer's code, ``pretrain_steps``
+            steps a layer (stacked autoencoders, Bengio et al. 2007).
     """
 
     learning_rate: float = 0.01
@@ -145,6 +149,7 @@ class TrainConfig:
     finetune_steps: int = 10000
     recon_weight: float = 1.0
     snapshot_every: int = 100
+    pretraining: str = "end-to-end"
 
     def __post_init__(self) -> None:
         lr = _require_number("train", "learning_rate", self.learning_rate)
@@ -164,6 +169,7 @@ class TrainConfig:
             )
         object.__setattr__(self, "recon_weight", lam)
         _require_int("train", "snapshot_every", self.snapshot_every, 1, "try 100")
+        _require_choice("train", "pretraining", self.pretraining, PRETRAINING, "pretraining")
 
 
 @dataclass(frozen=True)

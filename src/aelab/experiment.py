@@ -22,6 +22,7 @@ from aelab.config import RunConfig
 from aelab.corruption import parse_noise
 from aelab.data import Split, load_dataset, split_dataset
 from aelab.errors import ConfigError, TrainingError
+from aelab.greedy import greedy_pretrain
 from aelab.models import Autoencoder, Params
 from aelab.strategies import STRATEGIES
 from aelab.train import Batch, PhaseResult, apply_batched, stack, to_numpy, train_phase, unstack
@@ -74,19 +75,28 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         return None if progress is None else (lambda done: progress(phase, done, total))
 
     t0 = time.perf_counter()
-    pretrain = train_phase(
-        model,
-        stack([init]),
-        batch,
-        ce_weight=np.zeros(1),
-        recon_weight=np.ones(1),
-        learning_rate=train.learning_rate,
-        steps=train.pretrain_steps,
-        snapshot_every=train.snapshot_every,
-        key=jax.random.fold_in(root, 1),
-        noise=noise,
-        on_progress=phase_progress("pretrain", train.pretrain_steps),
-    )
+    common = {
+        "learning_rate": train.learning_rate,
+        "steps": train.pretrain_steps,
+        "snapshot_every": train.snapshot_every,
+        "key": jax.random.fold_in(root, 1),
+        "noise": noise,
+    }
+    if train.pretraining == "greedy":
+        total = train.pretrain_steps * (len(model.hidden) + 1)
+        pretrain = greedy_pretrain(
+            model, init, batch, **common, on_progress=phase_progress("pretrain", total)
+        )
+    else:
+        pretrain = train_phase(
+            model,
+            stack([init]),
+            batch,
+            ce_weight=np.zeros(1),
+            recon_weight=np.ones(1),
+            **common,
+            on_progress=phase_progress("pretrain", train.pretrain_steps),
+        )
     seconds["pretrain"] = time.perf_counter() - t0
     _require_finite(pretrain, "pretraining", ("the autoencoder",), train.learning_rate)
 

@@ -148,7 +148,8 @@ def _settings_text(run_dir: Path, n_features: int) -> str:
     return (
         f"autoencoder {layers}, {model.code_activation} code"
         f"{''.join(', ' + e for e in extras)}\n"
-        f"{train.pretrain_steps:,} pretraining + {train.finetune_steps:,} fine-tuning steps\n"
+        f"{train.pretrain_steps:,} {'greedy ' if train.pretraining == 'greedy' else ''}"
+        f"pretraining + {train.finetune_steps:,} fine-tuning steps\n"
         f"Adam lr {train.learning_rate:g}, λ = {train.recon_weight:g}, seed {config.seed}"
     )
 

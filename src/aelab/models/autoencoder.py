@@ -48,6 +48,7 @@ class Autoencoder:
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
     dropout: float = 0.0
+    output_activation: str = "linear"  # of the decoder's last layer
 
     def __post_init__(self) -> None:
         # Internal contract; user-facing settings are validated in aelab.config first.
@@ -56,7 +57,7 @@ class Autoencoder:
             isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
         ):
             raise ValueError(f"layer sizes must be positive integers, got {self}")
-        if self.activation not in ACTIVATIONS or self.code_activation not in ACTIVATIONS:
+        if not {self.activation, self.code_activation, self.output_activation} <= set(ACTIVATIONS):
             raise ValueError(f"unknown activation in {self}")
         if not (isinstance(self.dropout, float) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
@@ -119,13 +120,14 @@ class Autoencoder:
         return self._drop(code_act(_dense(last, x)), key, len(hidden))
 
     def decode(self, params: Params, z: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        """The reconstruction (N, D) of codes ``z`` (N, code); the output layer is linear."""
+        """The reconstruction (N, D) of codes ``z`` (N, code); the output layer is linear
+        unless ``output_activation`` says otherwise."""
         act = ACTIVATIONS[self.activation]
         *hidden, last = params["decoder"]
         offset = len(params["encoder"])  # dropout masks independent of the encoder's
         for i, layer in enumerate(hidden):
             z = self._drop(act(_dense(layer, z)), key, offset + i)
-        return _dense(last, z)
+        return ACTIVATIONS[self.output_activation](_dense(last, z))
 
     def logits(self, params: Params, z: jax.Array) -> jax.Array:
         """Class scores (N, n_classes) of the softmax head on codes ``z``."""
