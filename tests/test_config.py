@@ -45,6 +45,8 @@ def test_defaults_are_the_original_experiment():
         (lambda: RunConfig(seed=-1), r"run.seed must be an integer >= 0"),
         (lambda: ModelConfig(noise="gaussian:abc"), r"model.noise: cannot read"),
         (lambda: TrainConfig(pretraining="layerwise"), r"train.pretraining: unknown pretraining"),
+        (lambda: ModelConfig(family="ladder"), r"model.family: unknown model family 'ladder'"),
+        (lambda: ModelConfig(beta=-1), r"model.beta must be >= 0"),
         (lambda: ModelConfig(dropout=1.0), r"model.dropout must be in \[0, 1\)"),
         (lambda: ModelConfig(dropout="a"), r"model.dropout must be a finite number"),
     ],

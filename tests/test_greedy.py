@@ -34,7 +34,7 @@ def test_greedy_pretraining_trains_every_layer_and_reconstructs(iris):
     seen = []
     init, result = _greedy(DEEP, batch, on_progress=seen.append)
     assert seen[-1] == 900 and seen == sorted(seen)
-    assert result.history.shape == (1, 900, 3)
+    assert result.history.shape == (1, 900, 4)
     assert list(result.snapshot_steps) == [600, 700, 800, 900]
     params = unstack(result.params, 0)
     for a, b in zip(

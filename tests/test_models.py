@@ -4,13 +4,14 @@ import jax
 import numpy as np
 import pytest
 
-from aelab.models import Autoencoder
+from aelab.models import Autoencoder, VariationalAutoencoder
 
 FAMILIES = [
     Autoencoder(n_inputs=4, n_classes=3),  # the original
     Autoencoder(n_inputs=6, n_classes=2, hidden=(8, 5), code=3, activation="relu"),
     Autoencoder(n_inputs=5, n_classes=4, code=1, code_activation="tanh"),
     Autoencoder(n_inputs=3, n_classes=2, code=2, dropout=0.3, output_activation="tanh"),
+    VariationalAutoencoder(n_inputs=4, n_classes=3, hidden=(6,), code=2, beta=2.0),
 ]
 
 

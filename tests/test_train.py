@@ -40,7 +40,7 @@ def test_snapshots_cover_every_chunk_and_the_last_step(iris):
     result = _train(stack([_init()]), batch, [0.0], [1.0], steps=120, every=50)
     assert list(result.snapshot_steps) == [0, 50, 100, 120]
     assert result.snapshots.shape == (4, 1, 150, 2)
-    assert result.history.shape == (1, 120, 3)
+    assert result.history.shape == (1, 120, 4)
     final_code = MODEL.encode(unstack(result.params, 0), split.x)
     np.testing.assert_allclose(result.snapshots[-1, 0], final_code, atol=1e-6)
 

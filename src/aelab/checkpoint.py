@@ -20,7 +20,7 @@ import jax
 import numpy as np
 
 from aelab.errors import CheckpointError
-from aelab.models import Autoencoder, Params
+from aelab.models import FAMILIES, Autoencoder, Params, family_of
 
 _FORMAT = "aelab-checkpoint-1"
 _META = "__meta__"
@@ -45,7 +45,7 @@ def save_checkpoint(
     """
     meta = {
         "format": _FORMAT,
-        "family": "autoencoder",
+        "family": family_of(model),
         "model": dataclasses.asdict(model),
         "info": info or {},
     }
@@ -116,9 +116,10 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, Params]:
             the model it describes. Nothing in the file is ever executed.
     """
     with _archive(path) as zf:
-        fields = _read_meta(zf)["model"]
+        meta = _read_meta(zf)
+        fields = meta["model"]
         fields["hidden"] = tuple(fields["hidden"])
-        model = Autoencoder(**fields)
+        model = FAMILIES[meta["family"]](**fields)
         template = jax.eval_shape(model.init, jax.random.key(0))
         paths, treedef = jax.tree_util.tree_flatten_with_path(template)
         expected = {_leaf_name(p) for p, _ in paths}

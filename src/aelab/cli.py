@@ -138,6 +138,11 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option("--activation", help="Activation of the hidden layers [sigmoid].")
 @click.option("--code-activation", help="Activation of the code layer [sigmoid].")
 @click.option(
+    "--model", "family", type=click.Choice(["ae", "vae"]),
+    help="Autoencoder, or variational autoencoder [ae].",
+)  # fmt: skip
+@click.option("--beta", type=float, help="Weight of the VAE's KL term [1].")
+@click.option(
     "--noise",
     help="Denoising: corrupt inputs, e.g. gaussian:0.3, mask:0.25, saltpepper:0.1 [none].",
 )
@@ -169,6 +174,8 @@ def run(
     code: int | None,
     activation: str | None,
     code_activation: str | None,
+    family: str | None,
+    beta: float | None,
     noise: str | None,
     dropout: float | None,
     learning_rate: float | None,
@@ -199,6 +206,8 @@ def run(
             "model.code": code,
             "model.activation": activation,
             "model.code_activation": code_activation,
+            "model.family": family,
+            "model.beta": beta,
             "model.noise": noise,
             "model.dropout": dropout,
             "train.learning_rate": learning_rate,

@@ -28,6 +28,7 @@ def _choices(values) -> str:
 
 
 PRETRAINING = ("end-to-end", "greedy")
+FAMILIES = ("ae", "vae")
 MAX_SEED = 2**32 - 1
 MAX_LEARNING_RATE = 1e6  # beyond this, float32 arithmetic overflows before anything is learned
 
@@ -101,6 +102,8 @@ class ModelConfig:
         noise: input corruption while training, ``kind:level`` (``gaussian:0.3``,
             ``mask:0.25``, ``saltpepper:0.1``) or ``none``: a denoising autoencoder.
         dropout: probability of dropping each hidden unit and code unit while training.
+        family: ``ae`` (an autoencoder) or ``vae`` (a variational autoencoder).
+        beta: weight of the VAE's KL term (1: the ELBO).
     """
 
     hidden: tuple[int, ...] = ()
@@ -109,6 +112,8 @@ class ModelConfig:
     code_activation: str = "sigmoid"
     noise: str = "none"
     dropout: float = 0.0
+    family: str = "ae"
+    beta: float = 1.0
 
     def __post_init__(self) -> None:
         hidden = self.hidden
@@ -127,6 +132,11 @@ class ModelConfig:
         if not 0 <= p < 1:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}; try 0.1")
         object.__setattr__(self, "dropout", p)
+        _require_choice("model", "family", self.family, FAMILIES, "model family")
+        beta = _require_number("model", "beta", self.beta)
+        if beta < 0:
+            raise ConfigError(f"model.beta must be >= 0, got {self.beta!r}; 1 is the VAE's ELBO")
+        object.__setattr__(self, "beta", beta)
 
 
 @dataclass(frozen=True)
@@ -206,6 +216,11 @@ class RunConfig:
             )
         for name in strategies:
             _require_choice("run", "strategies", name, STRATEGIES, "strategy")
+        if self.train.pretraining == "greedy" and self.model.family != "ae":
+            raise ConfigError(
+                f"train.pretraining = greedy works with model.family = ae, not "
+                f"{self.model.family!r}; use end-to-end pretraining"
+            )
         if len(set(strategies)) != len(strategies):
             raise ConfigError(f"strategies: each strategy may appear once, got {list(strategies)}")
 

@@ -23,7 +23,7 @@ from aelab.corruption import parse_noise
 from aelab.data import Split, load_dataset, split_dataset
 from aelab.errors import ConfigError, TrainingError
 from aelab.greedy import greedy_pretrain
-from aelab.models import Autoencoder, Params
+from aelab.models import Autoencoder, Params, VariationalAutoencoder, build_model
 from aelab.strategies import STRATEGIES
 from aelab.train import Batch, PhaseResult, apply_batched, stack, to_numpy, train_phase, unstack
 
@@ -64,7 +64,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     seconds["data"] = time.perf_counter() - t0
 
     _check_snapshot_size(config, n_samples=len(split.y))
-    model = Autoencoder.from_config(config.model, split.x.shape[1], split.dataset.n_classes)
+    model = build_model(config.model, split.x.shape[1], split.dataset.n_classes)
     root = jax.random.key(config.seed)
     init = to_numpy(jax.jit(model.init)(root))
     noise = parse_noise(config.model.noise)
@@ -218,6 +218,11 @@ def _evaluate(
             **metrics.code_quality(code, y, is_train),
         }
         codes[name] = code
+    if isinstance(model, VariationalAutoencoder):  # the ELBO's other term
+        kl = jax.jit(jax.vmap(model.kl, in_axes=(0, None)))
+        result["pretrained"]["test_kl"] = float(kl(pretrain.params, x[test])[0].mean())
+        for name, value in zip(strategies, kl(finetune.params, x[test]).mean(axis=1), strict=True):
+            result["strategies"][name]["test_kl"] = float(value)
     return codes, _nan_to_none(result)
 
 

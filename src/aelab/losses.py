@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 
 
-def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean of per-sample ``values`` (N,) over the samples that ``mask`` (N,) selects."""
     # where, not multiplication: 0 * nan is nan, and a masked-out sample must not leak in.
     return jnp.sum(jnp.where(mask > 0, values * mask, 0.0)) / jnp.maximum(jnp.sum(mask), 1.0)
 
@@ -17,11 +18,11 @@ def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
 def reconstruction_error(x: jax.Array, x_hat: jax.Array, mask: jax.Array) -> jax.Array:
     """Mean squared error over the masked samples and all features (PyTorch's ``MSELoss``)."""
     per_sample = jnp.mean(jnp.square(x_hat - x), axis=-1)  # (N,)
-    return _masked_mean(per_sample, mask)
+    return masked_mean(per_sample, mask)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array, mask: jax.Array) -> jax.Array:
     """Mean softmax cross-entropy over the masked samples; ``labels`` are class indices."""
     log_p = jax.nn.log_softmax(logits, axis=-1)
     per_sample = -jnp.take_along_axis(log_p, labels[:, None], axis=-1)[:, 0]  # (N,)
-    return _masked_mean(per_sample, mask)
+    return masked_mean(per_sample, mask)

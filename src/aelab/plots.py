@@ -143,7 +143,8 @@ def _settings_text(run_dir: Path, n_features: int) -> str:
     config = load_config(run_dir / "config.toml")
     model, train = config.model, config.train
     layers = "-".join(str(w) for w in [n_features, *model.hidden, model.code])
-    extras = [f"{model.noise} noise"] if model.noise != "none" else []
+    extras = [f"VAE, β = {model.beta:g}"] if model.family == "vae" else []
+    extras += [f"{model.noise} noise"] if model.noise != "none" else []
     extras += [f"dropout {model.dropout:g}"] if model.dropout else []
     return (
         f"autoencoder {layers}, {model.code_activation} code"

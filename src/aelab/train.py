@@ -19,10 +19,10 @@ import numpy as np
 import optax
 
 from aelab.corruption import Noise, corrupt
-from aelab.losses import cross_entropy, reconstruction_error
+from aelab.losses import cross_entropy, masked_mean, reconstruction_error
 from aelab.models import Autoencoder, Params
 
-HISTORY_FIELDS = ("loss", "cross_entropy", "reconstruction")
+HISTORY_FIELDS = ("loss", "cross_entropy", "reconstruction", "penalty")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class PhaseResult:
     """What a phase leaves: final parameters and the path that led there (M models)."""
 
     params: Params  # every leaf has a leading axis M
-    history: np.ndarray  # (M, steps, 3): HISTORY_FIELDS at every step, before the update
+    history: np.ndarray  # (M, steps, 4): HISTORY_FIELDS at every step, before the update
     snapshots: np.ndarray  # (T, M, N, code): every sample's code at snapshot_steps
     snapshot_steps: np.ndarray  # (T,) step counts, 0 first, the last step last
 
@@ -72,15 +72,15 @@ def objective(
     drives the noise and the model's dropout; nothing random is drawn when neither is set.
     """
     k_noise, k_clean, k_noisy = jax.random.split(key, 3)
-    train_key = (lambda k: k) if model.dropout > 0 else (lambda k: None)
-    _, x_hat, logits = model.apply(params, batch.x, train_key(k_clean))
+    _, x_hat, logits, penalty = model.train_forward(params, batch.x, k_clean)
     if noise is not None:
         noisy = corrupt(k_noise, batch.x, noise, batch.recon_mask)
-        _, x_hat, _ = model.apply(params, noisy, train_key(k_noisy))
+        _, x_hat, _, penalty = model.train_forward(params, noisy, k_noisy)
     recon = reconstruction_error(batch.x, x_hat, batch.recon_mask)
+    penalty = masked_mean(penalty, batch.recon_mask)
     ce = cross_entropy(logits, batch.y, batch.label_mask)
-    loss = ce_weight * ce + recon_weight * recon
-    return loss, jnp.stack([loss, ce, recon])
+    loss = ce_weight * ce + recon_weight * (recon + penalty)
+    return loss, jnp.stack([loss, ce, recon, penalty])
 
 
 def _optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation:

@@ -1,5 +1,44 @@
 """Model families. Each is a frozen description plus pure functions of a parameter pytree."""
 
-from aelab.models.autoencoder import Autoencoder, Params
+from __future__ import annotations
 
-__all__ = ["Autoencoder", "Params"]
+from typing import TYPE_CHECKING
+
+from aelab.models.autoencoder import Autoencoder, Params
+from aelab.models.vae import VariationalAutoencoder
+
+if TYPE_CHECKING:
+    from aelab.config import ModelConfig
+
+FAMILIES: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VariationalAutoencoder}
+
+
+def family_of(model: Autoencoder) -> str:
+    """The family name (``"ae"``, ``"vae"``) of a model."""
+    return next(name for name, cls in FAMILIES.items() if type(model) is cls)
+
+
+def build_model(config: ModelConfig, n_inputs: int, n_classes: int) -> Autoencoder:
+    """The model ``config`` describes, for ``n_inputs`` features and ``n_classes`` classes."""
+    common = {
+        "n_inputs": n_inputs,
+        "n_classes": n_classes,
+        "hidden": tuple(config.hidden),
+        "code": config.code,
+        "activation": config.activation,
+        "code_activation": config.code_activation,
+        "dropout": config.dropout,
+    }
+    if config.family == "vae":
+        return VariationalAutoencoder(**common, beta=config.beta)
+    return Autoencoder(**common)
+
+
+__all__ = [
+    "FAMILIES",
+    "Autoencoder",
+    "Params",
+    "VariationalAutoencoder",
+    "build_model",
+    "family_of",
+]

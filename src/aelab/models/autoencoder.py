@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from aelab.models.activations import ACTIVATIONS
-
-if TYPE_CHECKING:
-    from aelab.config import ModelConfig
 
 Params = dict[str, Any]
 
@@ -62,18 +59,8 @@ class Autoencoder:
         if not (isinstance(self.dropout, float) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
 
-    @classmethod
-    def from_config(cls, config: ModelConfig, n_inputs: int, n_classes: int) -> Autoencoder:
-        """The autoencoder ``config`` describes, for ``n_inputs`` features and ``n_classes``."""
-        return cls(
-            n_inputs=n_inputs,
-            n_classes=n_classes,
-            hidden=tuple(config.hidden),
-            code=config.code,
-            activation=config.activation,
-            code_activation=config.code_activation,
-            dropout=config.dropout,
-        )
+    # Width of the encoder's last layer: the code (the VAE doubles it: mean and log-variance).
+    _encoder_outputs = 1
 
     def init(self, key: jax.Array) -> Params:
         """Random parameters: ``{"encoder": [...], "decoder": [...], "head": {...}}``."""
@@ -84,6 +71,8 @@ class Autoencoder:
             *zip(dec_sizes[:-1], dec_sizes[1:], strict=True),
             (self.code, self.n_classes),
         ]
+        last = len(enc_sizes) - 2
+        shapes[last] = (shapes[last][0], shapes[last][1] * self._encoder_outputs)
         # One draw for all parameters: a single random-number kernel compiles much faster
         # than one per layer, and the result is as random.
         sizes = [n_in * n_out + n_out for n_in, n_out in shapes]
@@ -113,11 +102,16 @@ class Autoencoder:
         With a ``key``, the network is in training mode: dropout is applied to every hidden
         layer and to the code. Without one (evaluation), nothing random happens.
         """
-        act, code_act = ACTIVATIONS[self.activation], ACTIVATIONS[self.code_activation]
-        *hidden, last = params["encoder"]
-        for i, layer in enumerate(hidden):
+        h = self._hidden(params, x, key)
+        code = ACTIVATIONS[self.code_activation](_dense(params["encoder"][-1], h))
+        return self._drop(code, key, len(params["encoder"]) - 1)
+
+    def _hidden(self, params: Params, x: jax.Array, key: jax.Array | None) -> jax.Array:
+        """The encoder's last hidden layer (the input itself when there is none)."""
+        act = ACTIVATIONS[self.activation]
+        for i, layer in enumerate(params["encoder"][:-1]):
             x = self._drop(act(_dense(layer, x)), key, i)
-        return self._drop(code_act(_dense(last, x)), key, len(hidden))
+        return x
 
     def decode(self, params: Params, z: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The reconstruction (N, D) of codes ``z`` (N, code); the output layer is linear
@@ -139,3 +133,14 @@ class Autoencoder:
         """``(code, reconstruction, logits)`` of inputs ``x`` (N, D); a ``key`` trains."""
         z = self.encode(params, x, key)
         return z, self.decode(params, z, key), self.logits(params, z)
+
+    def train_forward(
+        self, params: Params, x: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """The training-mode pass: ``(code, reconstruction, logits, penalty)``.
+
+        ``penalty`` (N,) is what the family adds to each sample's reconstruction error: none
+        for a plain autoencoder.
+        """
+        z, x_hat, logits = self.apply(params, x, key)
+        return z, x_hat, logits, jnp.zeros(x.shape[0], x.dtype)

@@ -1,0 +1,62 @@
+"""The variational autoencoder (Kingma & Welling 2014), beta-weighted (Higgins et al. 2017).
+
+The encoder gives the mean and log-variance of q(z|x); training decodes a reparameterised
+sample ``z = mean + exp(logvar / 2) * eps`` and adds ``beta * KL(q(z|x) || N(0, I)) / D`` to
+each sample's reconstruction error (mean squared error over the D features), which for
+``beta = 1`` is the negative ELBO per feature of a Gaussian decoder with variance 1/2. The
+code that is plotted, measured and fine-tuned is the mean; the softmax head reads the mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from aelab.models.autoencoder import Autoencoder, Params, _dense
+
+
+@dataclass(frozen=True)
+class VariationalAutoencoder(Autoencoder):
+    """A VAE with the autoencoder's layers; its code (the mean) is linear, whatever
+    ``code_activation`` says, as the prior N(0, I) needs an unbounded code."""
+
+    beta: float = 1.0
+
+    _encoder_outputs = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (isinstance(self.beta, float) and self.beta >= 0):
+            raise ValueError(f"beta must be a float >= 0, got {self.beta!r}")
+
+    def posterior(
+        self, params: Params, x: jax.Array, key: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array]:
+        """Mean and log-variance (N, code) of q(z|x)."""
+        out = _dense(params["encoder"][-1], self._hidden(params, x, key))
+        mean, logvar = jnp.split(out, 2, axis=-1)
+        return mean, jnp.clip(logvar, -20.0, 20.0)  # keeps exp() finite early in training
+
+    def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        """The code: the posterior mean."""
+        return self.posterior(params, x, key)[0]
+
+    def kl(self, params: Params, x: jax.Array) -> jax.Array:
+        """KL(q(z|x) || N(0, I)) of every sample (N,), in nats."""
+        mean, logvar = self.posterior(params, x)
+        return _kl(mean, logvar)
+
+    def train_forward(
+        self, params: Params, x: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        mean, logvar = self.posterior(params, x, key)
+        eps = jax.random.normal(jax.random.fold_in(key, 1_000_003), mean.shape, mean.dtype)
+        z = mean + jnp.exp(0.5 * logvar) * eps
+        penalty = self.beta * _kl(mean, logvar) / self.n_inputs
+        return mean, self.decode(params, z, key), self.logits(params, mean), penalty
+
+
+def _kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    return 0.5 * jnp.sum(jnp.square(mean) + jnp.exp(logvar) - logvar - 1.0, axis=-1)
