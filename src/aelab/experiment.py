@@ -1,10 +1,10 @@
 """The original experiment, end to end: config -> data -> pretraining -> strategies -> numbers.
 
 :func:`train_and_evaluate` does the work in memory and returns plain arrays and dicts;
-:mod:`aelab.run` writes them into a run folder. Every strategy starts from the same random
-initialisation (the one pretraining starts from), so the only difference between ``supervised``
-and ``finetune`` is the pretraining, and between ``finetune`` and ``finetune-recon`` the
-reconstruction term.
+:func:`aelab.run` (in :mod:`aelab.rundir`) writes them into a run folder. Every strategy
+starts from the same random initialisation (the one pretraining starts from), so the only
+difference between ``supervised`` and ``finetune`` is the pretraining, and between
+``finetune`` and ``finetune-recon`` the reconstruction term.
 """
 
 from __future__ import annotations
