@@ -24,6 +24,7 @@ FAMILIES = {
     "denoising ae, mask:0.25": {"hidden": (64, 32), "activation": "relu", "noise": "mask:0.25"},
     "ae with dropout 0.2": {"hidden": (64, 32), "activation": "relu", "dropout": 0.2},
     "vae, beta 1": {"hidden": (64, 32), "activation": "relu", "family": "vae"},
+    "ae with batch norm": {"hidden": (64, 32), "activation": "relu", "batch_norm": True},
 }
 
 
@@ -31,11 +32,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json")
+    parser.add_argument("--only", help="run only the families whose label contains this")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as out:
         for code in (2, 10):
             for label, model in FAMILIES.items():
+                if args.only and args.only not in label:
+                    continue
                 greedy = "greedy" in label
                 config = aelab.RunConfig(
                     seed=args.seed,

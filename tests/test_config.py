@@ -47,6 +47,13 @@ def test_defaults_are_the_original_experiment():
         (lambda: TrainConfig(pretraining="layerwise"), r"train.pretraining: unknown pretraining"),
         (lambda: ModelConfig(family="ladder"), r"model.family: unknown model family 'ladder'"),
         (lambda: ModelConfig(beta=-1), r"model.beta must be >= 0"),
+        (lambda: ModelConfig(batch_norm="yes"), r"model.batch_norm must be true or false"),
+        (
+            lambda: RunConfig(
+                model=ModelConfig(batch_norm=True), train=TrainConfig(pretraining="greedy")
+            ),
+            r"greedy does not support model.batch_norm",
+        ),
         (lambda: ModelConfig(dropout=1.0), r"model.dropout must be in \[0, 1\)"),
         (lambda: ModelConfig(dropout="a"), r"model.dropout must be a finite number"),
     ],

@@ -12,6 +12,8 @@ FAMILIES = [
     Autoencoder(n_inputs=5, n_classes=4, code=1, code_activation="tanh"),
     Autoencoder(n_inputs=3, n_classes=2, code=2, dropout=0.3, output_activation="tanh"),
     VariationalAutoencoder(n_inputs=4, n_classes=3, hidden=(6,), code=2, beta=2.0),
+    Autoencoder(n_inputs=4, n_classes=3, hidden=(5,), batch_norm=True, dropout=0.1),
+    VariationalAutoencoder(n_inputs=4, n_classes=3, hidden=(5,), batch_norm=True),
 ]
 
 

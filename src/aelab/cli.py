@@ -147,6 +147,10 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
     help="Denoising: corrupt inputs, e.g. gaussian:0.3, mask:0.25, saltpepper:0.1 [none].",
 )
 @click.option("--dropout", type=float, help="Dropout of hidden and code units while training [0].")
+@click.option(
+    "--batch-norm/--no-batch-norm", default=None,
+    help="Batch norm of hidden and code layers [off].",
+)  # fmt: skip
 @click.option("--lr", "--learning-rate", "learning_rate", type=float, help="Adam step size [0.01].")
 @click.option("--pretrain-steps", type=int, help="Full-batch pretraining steps [5000].")
 @click.option("--finetune-steps", type=int, help="Full-batch fine-tuning steps [10000].")
@@ -178,6 +182,7 @@ def run(
     beta: float | None,
     noise: str | None,
     dropout: float | None,
+    batch_norm: bool | None,
     learning_rate: float | None,
     pretrain_steps: int | None,
     finetune_steps: int | None,
@@ -210,6 +215,7 @@ def run(
             "model.beta": beta,
             "model.noise": noise,
             "model.dropout": dropout,
+            "model.batch_norm": batch_norm,
             "train.learning_rate": learning_rate,
             "train.pretrain_steps": pretrain_steps,
             "train.finetune_steps": finetune_steps,

@@ -102,6 +102,8 @@ class ModelConfig:
         noise: input corruption while training, ``kind:level`` (``gaussian:0.3``,
             ``mask:0.25``, ``saltpepper:0.1``) or ``none``: a denoising autoencoder.
         dropout: probability of dropping each hidden unit and code unit while training.
+        batch_norm: normalise every hidden layer and the code layer (the hidden layers of a
+            VAE) with the training samples' statistics; running statistics at evaluation.
         family: ``ae`` (an autoencoder) or ``vae`` (a variational autoencoder).
         beta: weight of the VAE's KL term (1: the ELBO).
     """
@@ -112,6 +114,7 @@ class ModelConfig:
     code_activation: str = "sigmoid"
     noise: str = "none"
     dropout: float = 0.0
+    batch_norm: bool = False
     family: str = "ae"
     beta: float = 1.0
 
@@ -132,6 +135,8 @@ class ModelConfig:
         if not 0 <= p < 1:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}; try 0.1")
         object.__setattr__(self, "dropout", p)
+        if not isinstance(self.batch_norm, bool):
+            raise ConfigError(f"model.batch_norm must be true or false, got {self.batch_norm!r}")
         _require_choice("model", "family", self.family, FAMILIES, "model family")
         beta = _require_number("model", "beta", self.beta)
         if beta < 0:
@@ -220,6 +225,11 @@ class RunConfig:
             raise ConfigError(
                 f"train.pretraining = greedy works with model.family = ae, not "
                 f"{self.model.family!r}; use end-to-end pretraining"
+            )
+        if self.train.pretraining == "greedy" and self.model.batch_norm:
+            raise ConfigError(
+                "train.pretraining = greedy does not support model.batch_norm yet; use "
+                "end-to-end pretraining or turn batch norm off"
             )
         if len(set(strategies)) != len(strategies):
             raise ConfigError(f"strategies: each strategy may appear once, got {list(strategies)}")

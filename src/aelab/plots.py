@@ -146,6 +146,7 @@ def _settings_text(run_dir: Path, n_features: int) -> str:
     extras = [f"VAE, β = {model.beta:g}"] if model.family == "vae" else []
     extras += [f"{model.noise} noise"] if model.noise != "none" else []
     extras += [f"dropout {model.dropout:g}"] if model.dropout else []
+    extras += ["batch norm"] if model.batch_norm else []
     return (
         f"autoencoder {layers}, {model.code_activation} code"
         f"{''.join(', ' + e for e in extras)}\n"

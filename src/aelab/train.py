@@ -64,23 +64,25 @@ def objective(
     ce_weight: jax.Array,
     recon_weight: jax.Array,
     noise: Noise | None = None,
-) -> tuple[jax.Array, jax.Array]:
-    """The phase's loss of one model and its parts ``(loss, ce, recon)``.
+) -> tuple[jax.Array, tuple[jax.Array, Params | None]]:
+    """The phase's loss of one model, its parts ``(loss, ce, recon, penalty)``, and the
+    running statistics of batch norm after this step (``None`` without batch norm).
 
     The cross-entropy sees the clean input; with ``noise``, the reconstruction term sees a
     corrupted input and is scored against the clean one (a denoising autoencoder). ``key``
     drives the noise and the model's dropout; nothing random is drawn when neither is set.
     """
     k_noise, k_clean, k_noisy = jax.random.split(key, 3)
-    _, x_hat, logits, penalty = model.train_forward(params, batch.x, k_clean)
+    rows = batch.recon_mask
+    (_, x_hat, logits, penalty), stats = model.train_forward(params, batch.x, k_clean, rows)
     if noise is not None:
-        noisy = corrupt(k_noise, batch.x, noise, batch.recon_mask)
-        _, x_hat, _, penalty = model.train_forward(params, noisy, k_noisy)
+        noisy = corrupt(k_noise, batch.x, noise, rows)
+        (_, x_hat, _, penalty), _ = model.train_forward(params, noisy, k_noisy, rows)
     recon = reconstruction_error(batch.x, x_hat, batch.recon_mask)
     penalty = masked_mean(penalty, batch.recon_mask)
     ce = cross_entropy(logits, batch.y, batch.label_mask)
     loss = ce_weight * ce + recon_weight * (recon + penalty)
-    return loss, jnp.stack([loss, ce, recon, penalty])
+    return loss, (jnp.stack([loss, ce, recon, penalty]), stats)
 
 
 def _optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation:
@@ -99,11 +101,14 @@ def _chunk_fn(model: Autoencoder, n_steps: int, noise: Noise | None) -> Callable
         def step(carry, _):
             params, opt_state, key = carry
             key, step_key = jax.random.split(key)
-            (_, parts), grads = grad_fn(
+            (_, (parts, stats)), grads = grad_fn(
                 model, params, batch, step_key, ce_weight, recon_weight, noise
             )
             updates, opt_state = opt.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state, key), parts
+            params = optax.apply_updates(params, updates)
+            if stats is not None:  # running statistics are replaced, never trained
+                params = {**params, "stats": stats}
+            return (params, opt_state, key), parts
 
         (params, opt_state, key), parts = jax.lax.scan(
             step, (params, opt_state, key), length=n_steps

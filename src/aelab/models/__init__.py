@@ -28,6 +28,7 @@ def build_model(config: ModelConfig, n_inputs: int, n_classes: int) -> Autoencod
         "activation": config.activation,
         "code_activation": config.code_activation,
         "dropout": config.dropout,
+        "batch_norm": config.batch_norm,
     }
     if config.family == "vae":
         return VariationalAutoencoder(**common, beta=config.beta)

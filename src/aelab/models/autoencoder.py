@@ -30,6 +30,23 @@ def _dense(layer: dict[str, jax.Array], x: jax.Array) -> jax.Array:
     return x @ layer["w"] + layer["b"]
 
 
+BN_MOMENTUM = 0.9  # running statistics: new = 0.9 * old + 0.1 * this batch's
+BN_EPS = 1e-5
+
+
+@dataclass
+class _Pass:
+    """One forward pass: training (a ``key``) or evaluation, and what batch norm saw."""
+
+    key: jax.Array | None  # None: evaluation mode, nothing random, running statistics
+    rows: jax.Array | None  # (N,) samples whose statistics batch norm may use (training)
+    stats: Params | None = None  # the running statistics after this pass (training only)
+
+    @property
+    def training(self) -> bool:
+        return self.key is not None
+
+
 @dataclass(frozen=True)
 class Autoencoder:
     """Encoder ``D -> hidden... -> code``, mirrored linear-output decoder, softmax head.
@@ -46,6 +63,7 @@ class Autoencoder:
     code_activation: str = "sigmoid"
     dropout: float = 0.0
     output_activation: str = "linear"  # of the decoder's last layer
+    batch_norm: bool = False
 
     def __post_init__(self) -> None:
         # Internal contract; user-facing settings are validated in aelab.config first.
@@ -58,12 +76,21 @@ class Autoencoder:
             raise ValueError(f"unknown activation in {self}")
         if not (isinstance(self.dropout, float) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"batch_norm must be a bool, got {self.batch_norm!r}")
 
     # Width of the encoder's last layer: the code (the VAE doubles it: mean and log-variance).
     _encoder_outputs = 1
 
+    def _normalised_widths(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Widths of the encoder and decoder layers that batch norm normalises (before their
+        activation): every hidden layer, and the code layer."""
+        return (*self.hidden, self.code), tuple(reversed(self.hidden))
+
     def init(self, key: jax.Array) -> Params:
-        """Random parameters: ``{"encoder": [...], "decoder": [...], "head": {...}}``."""
+        """Random parameters: ``{"encoder": [...], "decoder": [...], "head": {...}}``, and
+        with batch norm its scales and shifts (``"bn"``) and running statistics (``"stats"``,
+        not trained by the optimiser but replaced by each training step)."""
         enc_sizes = (self.n_inputs, *self.hidden, self.code)
         dec_sizes = enc_sizes[::-1]
         shapes = [
@@ -83,45 +110,91 @@ class Autoencoder:
             for (a, b), (n_in, n_out) in zip(itertools.pairwise(offsets), shapes, strict=True)
         ]
         n_layers = len(enc_sizes) - 1
-        return {
+        params = {
             "encoder": layers[:n_layers],
             "decoder": layers[n_layers : 2 * n_layers],
             "head": layers[-1],
         }
+        if self.batch_norm:
+            widths = dict(zip(("encoder", "decoder"), self._normalised_widths(), strict=True))
+            ones, zeros = (
+                (lambda w: jnp.ones(w, jnp.float32)),
+                (lambda w: jnp.zeros(w, jnp.float32)),
+            )
+            params["bn"] = {
+                part: [{"scale": ones(w), "shift": zeros(w)} for w in ws]
+                for part, ws in widths.items()
+            }
+            params["stats"] = {
+                part: [{"mean": zeros(w), "var": ones(w)} for w in ws]
+                for part, ws in widths.items()
+            }
+        return params
 
-    def _drop(self, h: jax.Array, key: jax.Array | None, i: int) -> jax.Array:
+    def _drop(self, h: jax.Array, p: _Pass, i: int) -> jax.Array:
         # Inverted dropout: scaled while training so that evaluation needs no change.
-        if key is None or self.dropout == 0:
+        if not p.training or self.dropout == 0:
             return h
-        keep = jax.random.bernoulli(jax.random.fold_in(key, i), 1 - self.dropout, h.shape)
+        keep = jax.random.bernoulli(jax.random.fold_in(p.key, i), 1 - self.dropout, h.shape)
         return jnp.where(keep, h / (1 - self.dropout), 0.0)
+
+    def _norm(self, params: Params, part: str, i: int, a: jax.Array, p: _Pass) -> jax.Array:
+        """Batch norm of pre-activations ``a`` (N, w): this batch's training samples while
+        training (their statistics also update the running ones), running ones otherwise."""
+        if not self.batch_norm:
+            return a
+        bn, running = params["bn"][part][i], params["stats"][part][i]
+        if p.training:
+            rows = jnp.ones(a.shape[0], a.dtype) if p.rows is None else p.rows
+            w = rows[:, None] / jnp.maximum(rows.sum(), 1.0)
+            mean = jnp.sum(w * a, axis=0)
+            var = jnp.sum(w * jnp.square(a - mean), axis=0)
+            if p.stats is None:
+                p.stats = jax.tree.map(lambda s: s, params["stats"])
+            p.stats[part][i] = {
+                "mean": BN_MOMENTUM * running["mean"] + (1 - BN_MOMENTUM) * mean,
+                "var": BN_MOMENTUM * running["var"] + (1 - BN_MOMENTUM) * var,
+            }
+        else:
+            mean, var = running["mean"], running["var"]
+        return bn["scale"] * (a - mean) / jnp.sqrt(var + BN_EPS) + bn["shift"]
+
+    def _hidden(self, params: Params, x: jax.Array, p: _Pass) -> jax.Array:
+        """The encoder's last hidden layer (the input itself when there is none)."""
+        act = ACTIVATIONS[self.activation]
+        for i, layer in enumerate(params["encoder"][:-1]):
+            x = self._drop(act(self._norm(params, "encoder", i, _dense(layer, x), p)), p, i)
+        return x
+
+    def _encode(self, params: Params, x: jax.Array, p: _Pass) -> jax.Array:
+        h = self._hidden(params, x, p)
+        i = len(params["encoder"]) - 1
+        a = self._norm(params, "encoder", i, _dense(params["encoder"][-1], h), p)
+        return self._drop(ACTIVATIONS[self.code_activation](a), p, i)
+
+    def _decode(self, params: Params, z: jax.Array, p: _Pass) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+        *hidden, last = params["decoder"]
+        offset = len(params["encoder"])  # dropout masks independent of the encoder's
+        for i, layer in enumerate(hidden):
+            z = self._drop(
+                act(self._norm(params, "decoder", i, _dense(layer, z), p)), p, offset + i
+            )
+        return ACTIVATIONS[self.output_activation](_dense(last, z))
 
     def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The code ``z`` (N, code) of inputs ``x`` (N, D).
 
         With a ``key``, the network is in training mode: dropout is applied to every hidden
-        layer and to the code. Without one (evaluation), nothing random happens.
+        layer and to the code, and batch norm uses the batch's statistics. Without one
+        (evaluation), nothing random happens and batch norm uses its running statistics.
         """
-        h = self._hidden(params, x, key)
-        code = ACTIVATIONS[self.code_activation](_dense(params["encoder"][-1], h))
-        return self._drop(code, key, len(params["encoder"]) - 1)
-
-    def _hidden(self, params: Params, x: jax.Array, key: jax.Array | None) -> jax.Array:
-        """The encoder's last hidden layer (the input itself when there is none)."""
-        act = ACTIVATIONS[self.activation]
-        for i, layer in enumerate(params["encoder"][:-1]):
-            x = self._drop(act(_dense(layer, x)), key, i)
-        return x
+        return self._encode(params, x, _Pass(key, None))
 
     def decode(self, params: Params, z: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The reconstruction (N, D) of codes ``z`` (N, code); the output layer is linear
         unless ``output_activation`` says otherwise."""
-        act = ACTIVATIONS[self.activation]
-        *hidden, last = params["decoder"]
-        offset = len(params["encoder"])  # dropout masks independent of the encoder's
-        for i, layer in enumerate(hidden):
-            z = self._drop(act(_dense(layer, z)), key, offset + i)
-        return ACTIVATIONS[self.output_activation](_dense(last, z))
+        return self._decode(params, z, _Pass(key, None))
 
     def logits(self, params: Params, z: jax.Array) -> jax.Array:
         """Class scores (N, n_classes) of the softmax head on codes ``z``."""
@@ -131,16 +204,20 @@ class Autoencoder:
         self, params: Params, x: jax.Array, key: jax.Array | None = None
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """``(code, reconstruction, logits)`` of inputs ``x`` (N, D); a ``key`` trains."""
-        z = self.encode(params, x, key)
-        return z, self.decode(params, z, key), self.logits(params, z)
+        p = _Pass(key, None)
+        z = self._encode(params, x, p)
+        return z, self._decode(params, z, p), self.logits(params, z)
 
     def train_forward(
-        self, params: Params, x: jax.Array, key: jax.Array
-    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        """The training-mode pass: ``(code, reconstruction, logits, penalty)``.
+        self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None
+    ) -> tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params | None]:
+        """The training-mode pass: ``(code, reconstruction, logits, penalty)``, and the
+        running statistics of batch norm after it (``None`` without batch norm).
 
         ``penalty`` (N,) is what the family adds to each sample's reconstruction error: none
-        for a plain autoencoder.
+        for a plain autoencoder. ``rows`` (N,) marks the samples batch norm may learn from.
         """
-        z, x_hat, logits = self.apply(params, x, key)
-        return z, x_hat, logits, jnp.zeros(x.shape[0], x.dtype)
+        p = _Pass(key, rows)
+        z = self._encode(params, x, p)
+        out = (z, self._decode(params, z, p), self.logits(params, z), jnp.zeros(x.shape[0]))
+        return out, p.stats

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from aelab.models.autoencoder import Autoencoder, Params, _dense
+from aelab.models.autoencoder import Autoencoder, Params, _dense, _Pass
 
 
 @dataclass(frozen=True)
 class VariationalAutoencoder(Autoencoder):
     """A VAE with the autoencoder's layers; its code (the mean) is linear, whatever
-    ``code_activation`` says, as the prior N(0, I) needs an unbounded code."""
+    ``code_activation`` says, as the prior N(0, I) needs an unbounded code. Batch norm, when
+    on, normalises the hidden layers only."""
 
     beta: float = 1.0
 
@@ -31,31 +32,35 @@ class VariationalAutoencoder(Autoencoder):
         if not (isinstance(self.beta, float) and self.beta >= 0):
             raise ValueError(f"beta must be a float >= 0, got {self.beta!r}")
 
-    def posterior(
-        self, params: Params, x: jax.Array, key: jax.Array | None = None
-    ) -> tuple[jax.Array, jax.Array]:
-        """Mean and log-variance (N, code) of q(z|x)."""
-        out = _dense(params["encoder"][-1], self._hidden(params, x, key))
+    def _normalised_widths(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return tuple(self.hidden), tuple(reversed(self.hidden))
+
+    def _posterior(self, params: Params, x: jax.Array, p: _Pass) -> tuple[jax.Array, jax.Array]:
+        out = _dense(params["encoder"][-1], self._hidden(params, x, p))
         mean, logvar = jnp.split(out, 2, axis=-1)
         return mean, jnp.clip(logvar, -20.0, 20.0)  # keeps exp() finite early in training
 
-    def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        """The code: the posterior mean."""
-        return self.posterior(params, x, key)[0]
+    def posterior(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Mean and log-variance (N, code) of q(z|x), in evaluation mode."""
+        return self._posterior(params, x, _Pass(None, None))
+
+    def _encode(self, params: Params, x: jax.Array, p: _Pass) -> jax.Array:
+        return self._posterior(params, x, p)[0]  # the code is the posterior mean
 
     def kl(self, params: Params, x: jax.Array) -> jax.Array:
         """KL(q(z|x) || N(0, I)) of every sample (N,), in nats."""
-        mean, logvar = self.posterior(params, x)
-        return _kl(mean, logvar)
+        return _kl(*self.posterior(params, x))
 
     def train_forward(
-        self, params: Params, x: jax.Array, key: jax.Array
-    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        mean, logvar = self.posterior(params, x, key)
+        self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None
+    ) -> tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params | None]:
+        p = _Pass(key, rows)
+        mean, logvar = self._posterior(params, x, p)
         eps = jax.random.normal(jax.random.fold_in(key, 1_000_003), mean.shape, mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * eps
         penalty = self.beta * _kl(mean, logvar) / self.n_inputs
-        return mean, self.decode(params, z, key), self.logits(params, mean), penalty
+        x_hat = self._decode(params, z, p)
+        return (mean, x_hat, self.logits(params, mean), penalty), p.stats
 
 
 def _kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
