@@ -170,3 +170,12 @@ def test_datasets_lists_the_builtin_ones(capsys):
     assert code == 0
     for name in ("iris", "wine", "breast_cancer", "digits"):
         assert name in out
+
+
+def test_generate_writes_into_the_run_folder(tmp_path, capsys):
+    assert _main(["run", *FAST, "--out", str(tmp_path), "--name", "r", "-q"], capsys)[0] == 0
+    code, out, _ = _main(["generate", str(tmp_path / "r"), "--mode", "grid", "--size", "3"], capsys)
+    assert code == 0 and "9 samples" in out
+    assert (tmp_path / "r" / "generated" / "grid-pretrained.png").is_file()
+    code, _, err = _main(["generate", str(tmp_path / "r"), "--dims", "0"], capsys)
+    assert code == 2 and "--dims: expected two code units" in err

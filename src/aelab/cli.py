@@ -236,6 +236,40 @@ def run(
 
 
 @app.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--mode", type=click.Choice(["perturb", "grid", "interpolate", "prior"]), default="perturb",
+    show_default=True, help="Which codes to decode.",
+)  # fmt: skip
+@click.option(
+    "--stage", default="pretrained", show_default=True, help="Model: pretrained or a strategy."
+)
+@click.option("--sample", type=int, default=0, show_default=True, help="Sample to start from.")
+@click.option("--to", type=int, default=1, show_default=True, help="Interpolate: end sample.")
+@click.option("--count", type=int, default=16, show_default=True, help="Perturb, prior: codes.")
+@click.option("--scale", type=float, default=0.1, show_default=True, help="Perturb: spread.")
+@click.option("--steps", type=int, default=8, show_default=True, help="Interpolate: codes.")
+@click.option("--dims", default="0,1", show_default=True, help="Grid: two code units.")
+@click.option("--size", type=int, default=8, show_default=True, help="Grid: codes per side.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random draws.")
+def generate(
+    run_dir: Path, mode: str, stage: str, sample: int, to: int, count: int, scale: float,
+    steps: int, dims: str, size: int, seed: int,
+) -> None:  # fmt: skip
+    """Decode moved codes of a finished run into new data (RUN_DIR/generated/)."""
+    from aelab.generate import generate as generate_samples
+
+    dim_pair = _int_list("--dims", dims)
+    if dim_pair is None or len(dim_pair) != 2:
+        raise ConfigError(f"--dims: expected two code units such as 0,1, got {dims!r}")
+    made = generate_samples(
+        run_dir, mode, stage=stage, sample=sample, to=to, count=count, scale=scale,
+        steps=steps, dims=(dim_pair[0], dim_pair[1]), size=size, seed=seed,
+    )  # fmt: skip
+    click.echo(f"{len(made.samples)} samples: {made.csv_path}  (figure: {made.figure_path})")
+
+
+@app.command()
 def datasets() -> None:
     """List the built-in datasets."""
     table = Table(box=box.SIMPLE_HEAD)

@@ -16,13 +16,17 @@ from aelab.errors import ConfigError, DataError
 
 @dataclass(frozen=True)
 class Dataset:
-    """A labelled table: ``x`` (N, D) float, ``y`` (N,) int in ``[0, n_classes)``."""
+    """A labelled table: ``x`` (N, D) float, ``y`` (N,) int in ``[0, n_classes)``.
+
+    ``image_shape`` is (height, width) when each row is an image, ``()`` for a table.
+    """
 
     name: str
     x: np.ndarray
     y: np.ndarray
     feature_names: tuple[str, ...]
     class_names: tuple[str, ...]
+    image_shape: tuple[int, ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -58,7 +62,10 @@ def _sklearn(loader_name: str) -> Callable[[], Dataset]:
         if len(features) != x.shape[1]:
             features = tuple(f"x{i}" for i in range(x.shape[1]))
         classes = tuple(str(c) for c in bunch.target_names)
-        return Dataset(loader_name, x, np.asarray(bunch.target, dtype=np.int32), features, classes)
+        images = getattr(bunch, "images", None)
+        shape = tuple(images.shape[1:]) if images is not None else ()
+        y = np.asarray(bunch.target, dtype=np.int32)
+        return Dataset(loader_name, x, y, features, classes, shape)
 
     return load
 

@@ -156,6 +156,7 @@ def write_run(outcome: Outcome, run_dir: Path) -> tuple[dict[str, Path], dict[st
         "split": np.where(split.is_train, "train", "test"),
         "class_names": np.array(ds.class_names),
         "feature_names": np.array(ds.feature_names),
+        "image_shape": np.array(ds.image_shape, dtype=np.int64),
         "strategies": np.array(outcome.strategies),
         "x": split.x,
         "scaler_mean": split.mean,
