@@ -45,7 +45,7 @@ def test_defaults_are_the_original_experiment():
         (lambda: RunConfig(seed=-1), r"run.seed must be an integer >= 0"),
         (lambda: ModelConfig(noise="gaussian:abc"), r"model.noise: cannot read"),
         (lambda: TrainConfig(pretraining="layerwise"), r"train.pretraining: unknown pretraining"),
-        (lambda: ModelConfig(family="ladder"), r"model.family: unknown model family 'ladder'"),
+        (lambda: ModelConfig(family="gan"), r"model.family: unknown model family 'gan'"),
         (lambda: ModelConfig(beta=-1), r"model.beta must be >= 0"),
         (lambda: ModelConfig(batch_norm="yes"), r"model.batch_norm must be true or false"),
         (

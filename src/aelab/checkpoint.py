@@ -117,8 +117,7 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, Params]:
     """
     with _archive(path) as zf:
         meta = _read_meta(zf)
-        fields = meta["model"]
-        fields["hidden"] = tuple(fields["hidden"])
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["model"].items()}
         model = FAMILIES[meta["family"]](**fields)
         template = jax.eval_shape(model.init, jax.random.key(0))
         paths, treedef = jax.tree_util.tree_flatten_with_path(template)

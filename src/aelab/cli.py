@@ -138,10 +138,14 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option("--activation", help="Activation of the hidden layers [sigmoid].")
 @click.option("--code-activation", help="Activation of the code layer [sigmoid].")
 @click.option(
-    "--model", "family", type=click.Choice(["ae", "vae"]),
-    help="Autoencoder, or variational autoencoder [ae].",
+    "--model", "family", type=click.Choice(["ae", "vae", "ladder"]),
+    help="Autoencoder, variational autoencoder, or ladder network [ae].",
 )  # fmt: skip
 @click.option("--beta", type=float, help="Weight of the VAE's KL term [1].")
+@click.option("--ladder-noise", type=float, help="Ladder: noise std at every layer [0.3].")
+@click.option(
+    "--ladder-weights", help="Ladder: denoising-cost weights, input first; default or gamma."
+)
 @click.option(
     "--noise",
     help="Denoising: corrupt inputs, e.g. gaussian:0.3, mask:0.25, saltpepper:0.1 [none].",
@@ -180,6 +184,8 @@ def run(
     code_activation: str | None,
     family: str | None,
     beta: float | None,
+    ladder_noise: float | None,
+    ladder_weights: str | None,
     noise: str | None,
     dropout: float | None,
     batch_norm: bool | None,
@@ -213,6 +219,8 @@ def run(
             "model.code_activation": code_activation,
             "model.family": family,
             "model.beta": beta,
+            "model.ladder_noise": ladder_noise,
+            "model.ladder_weights": ladder_weights,
             "model.noise": noise,
             "model.dropout": dropout,
             "model.batch_norm": batch_norm,

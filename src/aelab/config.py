@@ -20,6 +20,7 @@ from aelab.corruption import parse_noise
 from aelab.data import DATASETS
 from aelab.errors import ConfigError
 from aelab.models.activations import ACTIVATIONS
+from aelab.models.ladder import ladder_weights
 from aelab.strategies import DEFAULT_STRATEGIES, STRATEGIES
 
 
@@ -28,7 +29,7 @@ def _choices(values) -> str:
 
 
 PRETRAINING = ("end-to-end", "greedy")
-FAMILIES = ("ae", "vae")
+FAMILIES = ("ae", "vae", "ladder")
 MAX_SEED = 2**32 - 1
 MAX_LEARNING_RATE = 1e6  # beyond this, float32 arithmetic overflows before anything is learned
 
@@ -104,8 +105,12 @@ class ModelConfig:
         dropout: probability of dropping each hidden unit and code unit while training.
         batch_norm: normalise every hidden layer and the code layer (the hidden layers of a
             VAE) with the training samples' statistics; running statistics at evaluation.
-        family: ``ae`` (an autoencoder) or ``vae`` (a variational autoencoder).
+        family: ``ae`` (an autoencoder), ``vae`` (a variational autoencoder) or ``ladder``
+            (a ladder network).
         beta: weight of the VAE's KL term (1: the ELBO).
+        ladder_noise: standard deviation of the ladder's Gaussian noise at every layer.
+        ladder_weights: weights of the ladder's denoising costs, input first: ``default``
+            (1 for the input, 0.1 elsewhere), ``gamma`` (the top only) or numbers ``"1,0.1,..."``.
     """
 
     hidden: tuple[int, ...] = ()
@@ -117,6 +122,8 @@ class ModelConfig:
     batch_norm: bool = False
     family: str = "ae"
     beta: float = 1.0
+    ladder_noise: float = 0.3
+    ladder_weights: str = "default"
 
     def __post_init__(self) -> None:
         hidden = self.hidden
@@ -142,6 +149,23 @@ class ModelConfig:
         if beta < 0:
             raise ConfigError(f"model.beta must be >= 0, got {self.beta!r}; 1 is the VAE's ELBO")
         object.__setattr__(self, "beta", beta)
+        sigma = _require_number("model", "ladder_noise", self.ladder_noise)
+        if sigma < 0:
+            raise ConfigError(f"model.ladder_noise must be >= 0, got {self.ladder_noise!r}")
+        object.__setattr__(self, "ladder_noise", sigma)
+        levels = len(self.hidden) + 3  # input, hidden layers, code, classes
+        try:
+            ladder_weights(self.ladder_weights, levels)
+        except (ValueError, TypeError, AttributeError):
+            raise ConfigError(
+                f"model.ladder_weights: cannot use {self.ladder_weights!r}; give default, gamma "
+                f"or {levels} comma-separated weights >= 0 (input first, classes last)"
+            ) from None
+        if self.family == "ladder" and (parse_noise(self.noise) or self.dropout):
+            raise ConfigError(
+                "model.family = ladder adds its own Gaussian noise at every layer; set "
+                "model.ladder_noise instead of model.noise, and leave model.dropout at 0"
+            )
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
 
     # Fine-tuning replaces the encoder and decoder by the pretrained ones; the head starts
     # from the same random weights in every strategy.
-    pretrained = {**unstack(pretrain.params, 0), "head": init["head"]}
+    pretrained = model.with_head_of(unstack(pretrain.params, 0), init)
     strategies = tuple(config.strategies)
     specs = [STRATEGIES[s] for s in strategies]
     t0 = time.perf_counter()

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from aelab.checkpoint import load_checkpoint
 from aelab.errors import ConfigError
-from aelab.models import VariationalAutoencoder
+from aelab.models import LadderNetwork, VariationalAutoencoder
 
 MODES = ("perturb", "grid", "interpolate", "prior")
 
@@ -101,6 +101,11 @@ def generate(
     if stage not in stages:
         raise ConfigError(f"--stage: {stage!r} is not a stage of this run; choose from {stages}")
     model, params = load_checkpoint(run_dir / "checkpoints" / f"{stage}.npz")
+    if isinstance(model, LadderNetwork):
+        raise ConfigError(
+            "a ladder network's decoder needs every layer's lateral input, not just a code; "
+            "generate works with ae and vae runs"
+        )
     codes = lat[f"code/{stage}"]
     n, k = codes.shape
     if mode not in MODES:

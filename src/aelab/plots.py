@@ -46,7 +46,10 @@ def _spread_by_class(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return np.column_stack([values, classes + jitter])
 
 
-def _code_panels(lat: dict, metrics: dict, strategies: list[str]) -> list[Panel]:
+_FAMILY_NAMES = {"ae": "autoencoder", "vae": "VAE", "ladder": "ladder network"}
+
+
+def _code_panels(lat: dict, metrics: dict, strategies: list[str], family: str) -> list[Panel]:
     """The pretrained and fine-tuned codes, drawn in one shared 2-D frame."""
     pre = lat["code/pretrained"]
     k = pre.shape[1]
@@ -66,7 +69,7 @@ def _code_panels(lat: dict, metrics: dict, strategies: list[str]) -> list[Panel]
     pm = metrics["pretrained"]
     panels = [
         Panel(
-            "Pretrained autoencoder",
+            f"Pretrained {_FAMILY_NAMES[family]}",
             f"test recon MSE {_fmt(pm['test_reconstruction_mse'])} · kNN "
             f"{_fmt(pm['knn_accuracy'])}",
             xy[0],
@@ -143,12 +146,13 @@ def _settings_text(run_dir: Path, n_features: int) -> str:
     config = load_config(run_dir / "config.toml")
     model, train = config.model, config.train
     layers = "-".join(str(w) for w in [n_features, *model.hidden, model.code])
-    extras = [f"VAE, β = {model.beta:g}"] if model.family == "vae" else []
+    extras = [f"β = {model.beta:g}"] if model.family == "vae" else []
+    extras += [f"noise σ = {model.ladder_noise:g}"] if model.family == "ladder" else []
     extras += [f"{model.noise} noise"] if model.noise != "none" else []
     extras += [f"dropout {model.dropout:g}"] if model.dropout else []
     extras += ["batch norm"] if model.batch_norm else []
     return (
-        f"autoencoder {layers}, {model.code_activation} code"
+        f"{_FAMILY_NAMES[model.family]} {layers}, {model.code_activation} code"
         f"{''.join(', ' + e for e in extras)}\n"
         f"{train.pretrain_steps:,} {'greedy ' if train.pretraining == 'greedy' else ''}"
         f"pretraining + {train.finetune_steps:,} fine-tuning steps\n"
@@ -169,7 +173,8 @@ def stages_figure(run_dir: str | Path) -> Figure:
     labels, is_train = lat["label"], lat["is_train"]
     strategies = [str(s) for s in lat["strategies"]]
     raw, pca = _raw_panels(lat, m)
-    pre, *tuned = _code_panels(lat, m, strategies)
+    family = load_config(run_dir / "config.toml").model.family
+    pre, *tuned = _code_panels(lat, m, strategies, family)
 
     nrows = 1 + -(-len(tuned) // _NCOLS)
     fig = Figure(

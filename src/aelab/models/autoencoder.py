@@ -196,6 +196,10 @@ class Autoencoder:
         unless ``output_activation`` says otherwise."""
         return self._decode(params, z, _Pass(key, None))
 
+    def with_head_of(self, params: Params, source: Params) -> Params:
+        """``params`` with the softmax head of ``source`` (fine-tuning's fresh head)."""
+        return {**params, "head": source["head"]}
+
     def logits(self, params: Params, z: jax.Array) -> jax.Array:
         """Class scores (N, n_classes) of the softmax head on codes ``z``."""
         return _dense(params["head"], z)

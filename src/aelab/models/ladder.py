@@ -1,0 +1,264 @@
+"""The ladder network (Rasmus et al. 2015, "Semi-Supervised Learning with Ladder Networks").
+
+Layers ``x -> hidden... -> code -> classes``, each a linear map, batch normalisation, a
+learned shift and scale (beta, gamma) and an activation (softmax at the top). Training runs
+
+- a **clean** encoder, whose batch statistics normalise the reconstruction targets and whose
+  top gives the predictions (evaluation uses it, with running statistics);
+- a **corrupted** encoder, the same weights with Gaussian noise added to the input and to
+  every normalised pre-activation; the cross-entropy is measured on its output;
+- a **decoder** from the top down: ``u`` is the batch-normalised projection of the layer
+  above (the corrupted softmax output at the top), and the per-unit combinator
+  ``g(z~, u) = (z~ - mu(u)) * v(u) + mu(u)`` with ``mu(u) = a1 sigmoid(a2 u + a3) + a4 u + a5``
+  and ``v(u) = a6 sigmoid(a7 u + a8) + a9 u + a10`` (the paper's ten parameters per unit)
+  denoises every layer's corrupted value with the help of the layer above.
+
+The denoising cost of layer l is the mean squared difference, per unit, between the clean
+``z(l)`` and the estimate ``z^(l)`` normalised with the clean batch's statistics; layer l
+weighs ``weights[l]`` (input first, classes last). The Gamma-model keeps only the top cost.
+The code that aelab plots and measures is the clean activation of the code layer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from aelab.models.activations import ACTIVATIONS
+from aelab.models.autoencoder import BN_EPS, BN_MOMENTUM, Params
+
+Stats = list[dict[str, jax.Array]]
+
+
+def _masked_moments(a: jax.Array, rows: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+    rows = jnp.ones(a.shape[0], a.dtype) if rows is None else rows
+    w = rows[:, None] / jnp.maximum(rows.sum(), 1.0)
+    mean = jnp.sum(w * a, axis=0)
+    return mean, jnp.sum(w * jnp.square(a - mean), axis=0)
+
+
+def _ema(old: dict[str, jax.Array], mean: jax.Array, var: jax.Array) -> dict[str, jax.Array]:
+    return {
+        "mean": BN_MOMENTUM * old["mean"] + (1 - BN_MOMENTUM) * mean,
+        "var": BN_MOMENTUM * old["var"] + (1 - BN_MOMENTUM) * var,
+    }
+
+
+def _combine(a: jax.Array, z: jax.Array, u: jax.Array) -> jax.Array:
+    """The vanilla combinator g; ``a`` (10, width) holds a1..a10."""
+    mu = a[0] * jax.nn.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
+    v = a[5] * jax.nn.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
+    return (z - mu) * v + mu
+
+
+@dataclass(frozen=True)
+class LadderNetwork:
+    """A ladder network; ``weights`` are the denoising costs' weights, input first."""
+
+    n_inputs: int
+    n_classes: int
+    hidden: tuple[int, ...] = ()
+    code: int = 2
+    activation: str = "relu"
+    code_activation: str = "sigmoid"
+    noise_std: float = 0.3
+    weights: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        sizes = (self.n_inputs, self.n_classes, self.code, *self.hidden)
+        if not isinstance(self.hidden, tuple) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
+        ):
+            raise ValueError(f"layer sizes must be positive integers, got {self}")
+        if not {self.activation, self.code_activation} <= set(ACTIVATIONS):
+            raise ValueError(f"unknown activation in {self}")
+        if not (isinstance(self.noise_std, float) and self.noise_std >= 0):
+            raise ValueError(f"noise_std must be a float >= 0, got {self.noise_std!r}")
+        if len(self.weights) != len(self.sizes) or not all(
+            isinstance(w, float) and w >= 0 for w in self.weights
+        ):
+            raise ValueError(f"weights must be {len(self.sizes)} floats >= 0, got {self.weights}")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Widths of the levels: input, hidden layers, code, classes."""
+        return (self.n_inputs, *self.hidden, self.code, self.n_classes)
+
+    def init(self, key: jax.Array) -> Params:
+        """Weights ``U(+-1/sqrt(fan_in))``; batch-norm shift 0 and scale 1; combinators at
+        the reference implementation's start (a2 = a7 = 1, the rest 0); running statistics."""
+        sizes = self.sizes
+        shapes = [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+        shapes += [(n_out, n_in) for n_in, n_out in shapes]  # the decoder's V, level l -> l-1
+        counts = [a * b for a, b in shapes]
+        u = jax.random.uniform(key, (sum(counts),), jnp.float32, -1.0, 1.0)
+        offsets = [0, *itertools.accumulate(counts)]
+        mats = [
+            (u[a:b] / jnp.sqrt(shape[0])).reshape(shape)
+            for (a, b), shape in zip(itertools.pairwise(offsets), shapes, strict=True)
+        ]
+        n = len(sizes) - 1
+        start = jnp.zeros((10, 1), jnp.float32).at[jnp.array([1, 6])].set(1.0)
+        return {
+            "encoder": [{"w": m} for m in mats[:n]],
+            "bn": [
+                {"gamma": jnp.ones(w, jnp.float32), "beta": jnp.zeros(w, jnp.float32)}
+                for w in sizes[1:]
+            ],
+            "decoder": [{"w": m} for m in mats[n:]],
+            "combinator": [{"a": jnp.tile(start, (1, w))} for w in sizes],
+            "stats": {
+                "encoder": [_fresh(w) for w in sizes[1:]],
+                "decoder": [_fresh(w) for w in sizes],
+            },
+        }
+
+    def _encoder(
+        self,
+        params: Params,
+        x: jax.Array,
+        rows: jax.Array | None,
+        training: bool,
+        noise_key: jax.Array | None = None,
+    ) -> tuple[list[jax.Array], list[tuple[jax.Array, jax.Array]], jax.Array, jax.Array]:
+        """Normalised pre-activations of every level (noisy with ``noise_key``), the batch
+        moments used, the code and the top logits."""
+
+        def noisy(z: jax.Array, level: int) -> jax.Array:
+            if noise_key is None:
+                return z
+            eps = jax.random.normal(jax.random.fold_in(noise_key, level), z.shape, z.dtype)
+            return z + self.noise_std * eps
+
+        n = len(self.sizes) - 1
+        h = noisy(x, 0)
+        zs, moments, code = [h], [], h
+        for i in range(n):
+            pre = h @ params["encoder"][i]["w"]
+            if training:
+                mean, var = _masked_moments(pre, rows)
+            else:
+                running = params["stats"]["encoder"][i]
+                mean, var = running["mean"], running["var"]
+            moments.append((mean, var))
+            z = noisy((pre - mean) / jnp.sqrt(var + BN_EPS), i + 1)
+            zs.append(z)
+            bn = params["bn"][i]
+            s = bn["gamma"] * (z + bn["beta"])
+            if i == n - 1:
+                return zs, moments, code, s  # the top: class scores
+            act = self.code_activation if i == n - 2 else self.activation
+            h = ACTIVATIONS[act](s)
+            code = h
+        raise AssertionError("a ladder has at least two layers")
+
+    def _decoder(
+        self,
+        params: Params,
+        zs: list[jax.Array],
+        top: jax.Array,
+        rows: jax.Array | None,
+        training: bool,
+    ) -> tuple[list[jax.Array], Stats]:
+        """The denoised estimates z^ of every level, top down, and the moments of u."""
+        n = len(self.sizes) - 1
+        estimates: list[jax.Array] = [None] * (n + 1)  # type: ignore[list-item]
+        u_moments: Stats = [None] * (n + 1)  # type: ignore[list-item]
+        for level in range(n, -1, -1):
+            u = top if level == n else estimates[level + 1] @ params["decoder"][level]["w"]
+            if training:
+                mean, var = _masked_moments(u, rows)
+                u_moments[level] = {"mean": mean, "var": var}
+            else:
+                running = params["stats"]["decoder"][level]
+                mean, var = running["mean"], running["var"]
+            u = (u - mean) / jnp.sqrt(var + BN_EPS)
+            estimates[level] = _combine(params["combinator"][level]["a"], zs[level], u)
+        return estimates, u_moments
+
+    def _costs(
+        self, clean: list[jax.Array], estimates: list[jax.Array], moments
+    ) -> list[jax.Array]:
+        """Per-sample denoising cost of every level (N,), estimates normalised like the
+        clean values (the input level is not normalised)."""
+        costs = [jnp.mean(jnp.square(estimates[0] - clean[0]), axis=-1)]
+        for level, (mean, var) in enumerate(moments, start=1):
+            normalised = (estimates[level] - mean) / jnp.sqrt(var + BN_EPS)
+            costs.append(jnp.mean(jnp.square(normalised - clean[level]), axis=-1))
+        return costs
+
+    def with_head_of(self, params: Params, source: Params) -> Params:
+        """``params`` with the top (class) layer of ``source``: weights, shift and scale, and
+        its running statistics; the decoder keeps what it learned."""
+        out = jax.tree.map(lambda a: a, params)
+        out["encoder"][-1], out["bn"][-1] = source["encoder"][-1], source["bn"][-1]
+        out["stats"]["encoder"][-1] = source["stats"]["encoder"][-1]
+        return out
+
+    def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        """The clean code (N, code), with running statistics."""
+        return self._encoder(params, x, None, training=False)[2]
+
+    def logits(self, params: Params, z: jax.Array) -> jax.Array:
+        """Class scores of the clean top layer on codes ``z``, with running statistics."""
+        pre = z @ params["encoder"][-1]["w"]
+        running = params["stats"]["encoder"][-1]
+        normalised = (pre - running["mean"]) / jnp.sqrt(running["var"] + BN_EPS)
+        bn = params["bn"][-1]
+        return bn["gamma"] * (normalised + bn["beta"])
+
+    def apply(
+        self, params: Params, x: jax.Array, key: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """``(code, reconstruction, logits)`` of the clean path in evaluation mode; the
+        reconstruction is the decoder's estimate of the input from the clean laterals."""
+        zs, _, code, logits = self._encoder(params, x, None, training=False)
+        estimates, _ = self._decoder(params, zs, jax.nn.softmax(logits), None, training=False)
+        return code, estimates[0], logits
+
+    def train_forward(
+        self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None
+    ) -> tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params]:
+        """Clean and corrupted encoders and the decoder: ``(code, input estimate, corrupted
+        logits, penalty)`` and the new running statistics. The penalty carries the weighted
+        denoising costs beyond the plain input reconstruction that the training loop adds."""
+        clean, moments, code, _ = self._encoder(params, x, rows, training=True)
+        noisy, _, _, noisy_logits = self._encoder(params, x, rows, training=True, noise_key=key)
+        estimates, u_moments = self._decoder(
+            params, noisy, jax.nn.softmax(noisy_logits), rows, training=True
+        )
+        costs = self._costs(clean, estimates, moments)
+        penalty = (self.weights[0] - 1.0) * costs[0] + sum(
+            w * c for w, c in zip(self.weights[1:], costs[1:], strict=True)
+        )
+        stats = {
+            "encoder": [
+                _ema(old, m, v)
+                for old, (m, v) in zip(params["stats"]["encoder"], moments, strict=True)
+            ],
+            "decoder": [
+                _ema(old, new["mean"], new["var"])
+                for old, new in zip(params["stats"]["decoder"], u_moments, strict=True)
+            ],
+        }
+        return (code, estimates[0], noisy_logits, penalty), stats
+
+
+def _fresh(width: int) -> dict[str, jax.Array]:
+    return {"mean": jnp.zeros(width, jnp.float32), "var": jnp.ones(width, jnp.float32)}
+
+
+def ladder_weights(spec: str, n_levels: int) -> tuple[float, ...]:
+    """``default`` (1 for the input, 0.1 elsewhere), ``gamma`` (the top only: the Gamma-model)
+    or comma-separated weights, input first; ``ValueError`` when they do not fit."""
+    if spec == "default":
+        return (1.0,) + (0.1,) * (n_levels - 1)
+    if spec == "gamma":
+        return (0.0,) * (n_levels - 1) + (1.0,)
+    weights = tuple(float(w) for w in spec.split(","))
+    if len(weights) != n_levels or not all(w >= 0 for w in weights):
+        raise ValueError(f"need {n_levels} weights >= 0 (input first, classes last)")
+    return weights
