@@ -25,6 +25,7 @@ FAMILIES = {
     "ae with dropout 0.2": {"hidden": (64, 32), "activation": "relu", "dropout": 0.2},
     "vae, beta 1": {"hidden": (64, 32), "activation": "relu", "family": "vae"},
     "ae with batch norm": {"hidden": (64, 32), "activation": "relu", "batch_norm": True},
+    "ladder network": {"hidden": (64, 32), "activation": "relu", "family": "ladder"},
 }
 
 

@@ -138,11 +138,17 @@ class Autoencoder:
         keep = jax.random.bernoulli(jax.random.fold_in(p.key, i), 1 - self.dropout, h.shape)
         return jnp.where(keep, h / (1 - self.dropout), 0.0)
 
-    def _norm(self, params: Params, part: str, i: int, a: jax.Array, p: _Pass) -> jax.Array:
-        """Batch norm of pre-activations ``a`` (N, w): this batch's training samples while
-        training (their statistics also update the running ones), running ones otherwise."""
+    def _norm(
+        self, params: Params, part: str, i: int, layer: Params, x: jax.Array, p: _Pass
+    ) -> jax.Array:
+        """The pre-activation of ``layer`` on ``x``, batch-normalised when batch norm is on:
+        with this batch's training samples while training (their statistics also update the
+        running ones), with the running statistics otherwise."""
         if not self.batch_norm:
-            return a
+            return _dense(layer, x)
+        # No bias before batch norm (its shift replaces it): such a bias gets no gradient,
+        # and Adam would turn that numerical noise into a drift the running mean lags behind.
+        a = x @ layer["w"]
         bn, running = params["bn"][part][i], params["stats"][part][i]
         if p.training:
             rows = jnp.ones(a.shape[0], a.dtype) if p.rows is None else p.rows
@@ -163,13 +169,13 @@ class Autoencoder:
         """The encoder's last hidden layer (the input itself when there is none)."""
         act = ACTIVATIONS[self.activation]
         for i, layer in enumerate(params["encoder"][:-1]):
-            x = self._drop(act(self._norm(params, "encoder", i, _dense(layer, x), p)), p, i)
+            x = self._drop(act(self._norm(params, "encoder", i, layer, x, p)), p, i)
         return x
 
     def _encode(self, params: Params, x: jax.Array, p: _Pass) -> jax.Array:
         h = self._hidden(params, x, p)
         i = len(params["encoder"]) - 1
-        a = self._norm(params, "encoder", i, _dense(params["encoder"][-1], h), p)
+        a = self._norm(params, "encoder", i, params["encoder"][-1], h, p)
         return self._drop(ACTIVATIONS[self.code_activation](a), p, i)
 
     def _decode(self, params: Params, z: jax.Array, p: _Pass) -> jax.Array:
@@ -177,9 +183,7 @@ class Autoencoder:
         *hidden, last = params["decoder"]
         offset = len(params["encoder"])  # dropout masks independent of the encoder's
         for i, layer in enumerate(hidden):
-            z = self._drop(
-                act(self._norm(params, "decoder", i, _dense(layer, z), p)), p, offset + i
-            )
+            z = self._drop(act(self._norm(params, "decoder", i, layer, z, p)), p, offset + i)
         return ACTIVATIONS[self.output_activation](_dense(last, z))
 
     def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
