@@ -34,6 +34,35 @@ BN_MOMENTUM = 0.9  # running statistics: new = 0.9 * old + 0.1 * this batch's
 BN_EPS = 1e-5
 
 
+def check_layout(model, *activations: str) -> None:
+    """Raise ``ValueError`` unless ``model``'s layer sizes are positive integers and its
+    activations (and the extra ``activations``) are known ones."""
+    sizes = (model.n_inputs, model.n_classes, model.code, *model.hidden)
+    if not isinstance(model.hidden, tuple) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
+    ):
+        raise ValueError(f"layer sizes must be positive integers, got {model}")
+    if not {model.activation, model.code_activation, *activations} <= set(ACTIVATIONS):
+        raise ValueError(f"unknown activation in {model}")
+
+
+def masked_moments(a: jax.Array, rows: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+    """Mean and variance (w,) of ``a`` (N, w) over the samples ``rows`` (N,) marks (all when
+    ``None``): batch norm learns from training samples only."""
+    rows = jnp.ones(a.shape[0], a.dtype) if rows is None else rows
+    w = rows[:, None] / jnp.maximum(rows.sum(), 1.0)
+    mean = jnp.sum(w * a, axis=0)
+    return mean, jnp.sum(w * jnp.square(a - mean), axis=0)
+
+
+def ema(running: Params, mean: jax.Array, var: jax.Array) -> Params:
+    """Running statistics after one more batch."""
+    return {
+        "mean": BN_MOMENTUM * running["mean"] + (1 - BN_MOMENTUM) * mean,
+        "var": BN_MOMENTUM * running["var"] + (1 - BN_MOMENTUM) * var,
+    }
+
+
 @dataclass
 class _Pass:
     """One forward pass: training (a ``key``) or evaluation, and what batch norm saw."""
@@ -67,13 +96,7 @@ class Autoencoder:
 
     def __post_init__(self) -> None:
         # Internal contract; user-facing settings are validated in aelab.config first.
-        sizes = (self.n_inputs, self.n_classes, self.code, *self.hidden)
-        if not isinstance(self.hidden, tuple) or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
-        ):
-            raise ValueError(f"layer sizes must be positive integers, got {self}")
-        if not {self.activation, self.code_activation, self.output_activation} <= set(ACTIVATIONS):
-            raise ValueError(f"unknown activation in {self}")
+        check_layout(self, self.output_activation)
         if not (isinstance(self.dropout, float) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
         if not isinstance(self.batch_norm, bool):
@@ -151,16 +174,10 @@ class Autoencoder:
         a = x @ layer["w"]
         bn, running = params["bn"][part][i], params["stats"][part][i]
         if p.training:
-            rows = jnp.ones(a.shape[0], a.dtype) if p.rows is None else p.rows
-            w = rows[:, None] / jnp.maximum(rows.sum(), 1.0)
-            mean = jnp.sum(w * a, axis=0)
-            var = jnp.sum(w * jnp.square(a - mean), axis=0)
+            mean, var = masked_moments(a, p.rows)
             if p.stats is None:
                 p.stats = jax.tree.map(lambda s: s, params["stats"])
-            p.stats[part][i] = {
-                "mean": BN_MOMENTUM * running["mean"] + (1 - BN_MOMENTUM) * mean,
-                "var": BN_MOMENTUM * running["var"] + (1 - BN_MOMENTUM) * var,
-            }
+            p.stats[part][i] = ema(running, mean, var)
         else:
             mean, var = running["mean"], running["var"]
         return bn["scale"] * (a - mean) / jnp.sqrt(var + BN_EPS) + bn["shift"]

@@ -28,23 +28,9 @@ import jax
 import jax.numpy as jnp
 
 from aelab.models.activations import ACTIVATIONS
-from aelab.models.autoencoder import BN_EPS, BN_MOMENTUM, Params
+from aelab.models.autoencoder import BN_EPS, Params, check_layout, ema, masked_moments
 
 Stats = list[dict[str, jax.Array]]
-
-
-def _masked_moments(a: jax.Array, rows: jax.Array | None) -> tuple[jax.Array, jax.Array]:
-    rows = jnp.ones(a.shape[0], a.dtype) if rows is None else rows
-    w = rows[:, None] / jnp.maximum(rows.sum(), 1.0)
-    mean = jnp.sum(w * a, axis=0)
-    return mean, jnp.sum(w * jnp.square(a - mean), axis=0)
-
-
-def _ema(old: dict[str, jax.Array], mean: jax.Array, var: jax.Array) -> dict[str, jax.Array]:
-    return {
-        "mean": BN_MOMENTUM * old["mean"] + (1 - BN_MOMENTUM) * mean,
-        "var": BN_MOMENTUM * old["var"] + (1 - BN_MOMENTUM) * var,
-    }
 
 
 def _combine(a: jax.Array, z: jax.Array, u: jax.Array) -> jax.Array:
@@ -68,13 +54,7 @@ class LadderNetwork:
     weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        sizes = (self.n_inputs, self.n_classes, self.code, *self.hidden)
-        if not isinstance(self.hidden, tuple) or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
-        ):
-            raise ValueError(f"layer sizes must be positive integers, got {self}")
-        if not {self.activation, self.code_activation} <= set(ACTIVATIONS):
-            raise ValueError(f"unknown activation in {self}")
+        check_layout(self)
         if not (isinstance(self.noise_std, float) and self.noise_std >= 0):
             raise ValueError(f"noise_std must be a float >= 0, got {self.noise_std!r}")
         if len(self.weights) != len(self.sizes) or not all(
@@ -139,7 +119,7 @@ class LadderNetwork:
         for i in range(n):
             pre = h @ params["encoder"][i]["w"]
             if training:
-                mean, var = _masked_moments(pre, rows)
+                mean, var = masked_moments(pre, rows)
             else:
                 running = params["stats"]["encoder"][i]
                 mean, var = running["mean"], running["var"]
@@ -170,7 +150,7 @@ class LadderNetwork:
         for level in range(n, -1, -1):
             u = top if level == n else estimates[level + 1] @ params["decoder"][level]["w"]
             if training:
-                mean, var = _masked_moments(u, rows)
+                mean, var = masked_moments(u, rows)
                 u_moments[level] = {"mean": mean, "var": var}
             else:
                 running = params["stats"]["decoder"][level]
@@ -236,11 +216,11 @@ class LadderNetwork:
         )
         stats = {
             "encoder": [
-                _ema(old, m, v)
+                ema(old, m, v)
                 for old, (m, v) in zip(params["stats"]["encoder"], moments, strict=True)
             ],
             "decoder": [
-                _ema(old, new["mean"], new["var"])
+                ema(old, new["mean"], new["var"])
                 for old, new in zip(params["stats"]["decoder"], u_moments, strict=True)
             ],
         }
