@@ -36,6 +36,13 @@ def _int_list(flag: str, text: str | None) -> list[int] | None:
         ) from None
 
 
+def _dims(flag: str, text: str | None) -> tuple[int, int] | None:
+    pair = _int_list(flag, text)
+    if pair is not None and len(pair) != 2:
+        raise ConfigError(f"{flag}: expected two code units such as 0,1, got {text!r}")
+    return None if pair is None else (pair[0], pair[1])
+
+
 def _names(text: str | None) -> list[str] | None:
     return None if text is None else [p.strip() for p in text.split(",") if p.strip()]
 
@@ -171,6 +178,7 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
     help="Folder that holds run folders.",
 )  # fmt: skip
 @click.option("--name", help="Name of the run folder [a timestamp].")
+@click.option("--plot-dims", help="Two code units to draw, e.g. 0,3 [PCA of codes over 2-D].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the run folder.")
 def run(
     config: Path | None,
@@ -198,6 +206,7 @@ def run(
     split_seed: int | None,
     out: Path,
     name: str | None,
+    plot_dims: str | None,
     quiet: bool,
 ) -> None:
     """Pretrain an autoencoder, fine-tune it with every strategy, and measure each stage."""
@@ -232,12 +241,13 @@ def run(
             "train.snapshot_every": snapshot_every,
         },
     )
+    dims = _dims("--plot-dims", plot_dims)
     if quiet:
-        result = run_experiment(resolved, out=out, name=name)
+        result = run_experiment(resolved, out=out, name=name, plot_dims=dims)
         click.echo(str(result.run_dir))
         return
     with _RichProgress(Console(stderr=True)) as progress:
-        result = run_experiment(resolved, out=out, name=name, progress=progress)
+        result = run_experiment(resolved, out=out, name=name, progress=progress, plot_dims=dims)
     console = Console()
     console.print(_summary_table(result.metrics))
     console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")
@@ -267,14 +277,29 @@ def generate(
     """Decode moved codes of a finished run into new data (RUN_DIR/generated/)."""
     from aelab.generate import generate as generate_samples
 
-    dim_pair = _int_list("--dims", dims)
-    if dim_pair is None or len(dim_pair) != 2:
-        raise ConfigError(f"--dims: expected two code units such as 0,1, got {dims!r}")
     made = generate_samples(
         run_dir, mode, stage=stage, sample=sample, to=to, count=count, scale=scale,
-        steps=steps, dims=(dim_pair[0], dim_pair[1]), size=size, seed=seed,
+        steps=steps, dims=_dims("--dims", dims), size=size, seed=seed,
     )  # fmt: skip
     click.echo(f"{len(made.samples)} samples: {made.csv_path}  (figure: {made.figure_path})")
+
+
+@app.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--dims", required=True, help="Two code units to draw, e.g. 0,3.")
+def plot(run_dir: Path, dims: str) -> None:
+    """Redraw a run's stage figure with two chosen code units (stages-dims-I-J.png)."""
+    import numpy as np
+
+    from aelab.plots import check_dims, plot_stages
+
+    pair = _dims("--dims", dims)
+    if not (run_dir / "latents.npz").is_file():
+        raise ConfigError(f"{str(run_dir)!r} is not an aelab run folder (no latents.npz)")
+    with np.load(run_dir / "latents.npz", allow_pickle=False) as npz:
+        check_dims(pair, npz["code/pretrained"].shape[1], "--dims")
+    path = plot_stages(run_dir, f"stages-dims-{pair[0]}-{pair[1]}.png", dims=pair)
+    click.echo(str(path))
 
 
 @app.command()

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from aelab.config import load_config
+from aelab.errors import ConfigError
 
 _COLORS = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
@@ -49,13 +50,27 @@ def _spread_by_class(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
 _FAMILY_NAMES = {"ae": "autoencoder", "vae": "VAE", "ladder": "ladder network"}
 
 
-def _code_panels(lat: dict, metrics: dict, strategies: list[str], family: str) -> list[Panel]:
+def check_dims(dims: tuple[int, int] | None, code: int, flag: str = "--plot-dims") -> None:
+    """Refuse code units to plot that the code does not have."""
+    if dims is not None and (len(set(dims)) != 2 or not all(0 <= d < code for d in dims)):
+        raise ConfigError(
+            f"{flag} {','.join(map(str, dims))}: need two different code units from 0 to {code - 1}"
+        )
+
+
+def _code_panels(
+    lat: dict, metrics: dict, strategies: list[str], family: str, dims: tuple[int, int] | None
+) -> list[Panel]:
     """The pretrained and fine-tuned codes, drawn in one shared 2-D frame."""
     pre = lat["code/pretrained"]
     k = pre.shape[1]
+    check_dims(dims, k)
     stages = ["pretrained", *strategies]
     codes = [lat[f"code/{s}"] for s in stages]
-    if k == 1:
+    if dims is not None:
+        codes = [c[:, list(dims)] for c in codes]
+        xy, labels, k = codes, (f"code unit {dims[0]}", f"code unit {dims[1]}"), 2
+    elif k == 1:
         xy = [_spread_by_class(c[:, 0], lat["label"]) for c in codes]
         labels = ("code", "class (spread out to be seen)")
     elif k == 2:
@@ -160,11 +175,12 @@ def _settings_text(run_dir: Path, n_features: int) -> str:
     )
 
 
-def stages_figure(run_dir: str | Path) -> Figure:
+def stages_figure(run_dir: str | Path, dims: tuple[int, int] | None = None) -> Figure:
     """The stage figure of a run folder: raw data, PCA, the pretrained and fine-tuned codes.
 
     Colours are classes; filled markers are training samples, hollow ones held-out samples.
-    Each panel's title carries its key numbers from ``metrics.json``.
+    Each panel's title carries its key numbers from ``metrics.json``. A code of more than two
+    units is drawn through PCA fitted on the pretrained code, or as the two units ``dims``.
     """
     run_dir = Path(run_dir)
     with np.load(run_dir / "latents.npz", allow_pickle=False) as npz:
@@ -174,7 +190,7 @@ def stages_figure(run_dir: str | Path) -> Figure:
     strategies = [str(s) for s in lat["strategies"]]
     raw, pca = _raw_panels(lat, m)
     family = load_config(run_dir / "config.toml").model.family
-    pre, *tuned = _code_panels(lat, m, strategies, family)
+    pre, *tuned = _code_panels(lat, m, strategies, family, dims)
 
     nrows = 1 + -(-len(tuned) // _NCOLS)
     fig = Figure(
@@ -206,8 +222,10 @@ def stages_figure(run_dir: str | Path) -> Figure:
     return fig
 
 
-def plot_stages(run_dir: str | Path, filename: str = "stages.png") -> Path:
+def plot_stages(
+    run_dir: str | Path, filename: str = "stages.png", dims: tuple[int, int] | None = None
+) -> Path:
     """Write :func:`stages_figure` of ``run_dir`` into it as ``filename``; return the path."""
     path = Path(run_dir) / filename
-    stages_figure(run_dir).savefig(path)
+    stages_figure(run_dir, dims).savefig(path)
     return path

@@ -81,6 +81,7 @@ def run(
     out: str | Path = "runs",
     name: str | None = None,
     progress: ProgressFn | None = None,
+    plot_dims: tuple[int, int] | None = None,
 ) -> RunResult:
     """Train and measure every strategy of ``config``; write the run folder ``out/name``.
 
@@ -89,12 +90,16 @@ def run(
         out: the folder that holds run folders.
         name: the run folder's name; a timestamp by default.
         progress: called as ``progress(phase, steps_done, steps_total)`` during training.
+        plot_dims: two code units to draw instead of the PCA of a code of more than two.
 
     Raises:
         AelabError: for a bad setting, dataset or output folder, or a diverged training; the
             run folder is then not written, and folders made for it are removed again.
     """
+    from aelab.plots import check_dims
+
     config = config or RunConfig()
+    check_dims(plot_dims, config.model.code)
     run_dir = resolve_run_dir(out, name)
     made = [p for p in (run_dir.parent, *run_dir.parent.parents) if not p.exists()]
     tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
@@ -108,7 +113,7 @@ def run(
             ) from None
         outcome = train_and_evaluate(config, progress)
         try:
-            figures, checkpoints = write_run(outcome, tmp)
+            figures, checkpoints = write_run(outcome, tmp, plot_dims)
         except OSError as exc:
             raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
         if run_dir.exists():  # appeared while we trained
@@ -136,7 +141,9 @@ def run(
     )
 
 
-def write_run(outcome: Outcome, run_dir: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+def write_run(
+    outcome: Outcome, run_dir: Path, plot_dims: tuple[int, int] | None = None
+) -> tuple[dict[str, Path], dict[str, Path]]:
     """Write every file of a run folder into the existing folder ``run_dir``."""
     from aelab.plots import plot_stages
 
@@ -192,5 +199,5 @@ def write_run(outcome: Outcome, run_dir: Path) -> tuple[dict[str, Path], dict[st
         save_checkpoint(path, outcome.model, outcome.params_of(stage), info=info)
         checkpoints[stage] = path
 
-    figures = {"stages": plot_stages(run_dir)}
+    figures = {"stages": plot_stages(run_dir, dims=plot_dims)}
     return figures, checkpoints
