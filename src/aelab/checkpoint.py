@@ -20,7 +20,7 @@ import jax
 import numpy as np
 
 from aelab.errors import CheckpointError
-from aelab.models import FAMILIES, Autoencoder, Params, family_of
+from aelab.models import FAMILIES, Model, Params, family_of
 
 _FORMAT = "aelab-checkpoint-1"
 _META = "__meta__"
@@ -36,7 +36,7 @@ def _leaf_name(path) -> str:
 
 
 def save_checkpoint(
-    path: str | Path, model: Autoencoder, params: Params, info: dict[str, Any] | None = None
+    path: str | Path, model: Model, params: Params, info: dict[str, Any] | None = None
 ) -> None:
     """Write ``params`` of ``model`` (one model, no leading batch axis) to ``path``.
 
@@ -108,7 +108,7 @@ def _archive(path: str | Path) -> Iterator[zipfile.ZipFile]:
         ) from None
 
 
-def load_checkpoint(path: str | Path) -> tuple[Autoencoder, Params]:
+def load_checkpoint(path: str | Path) -> tuple[Model, Params]:
     """Read a checkpoint written by :func:`save_checkpoint`; return the model and parameters.
 
     Raises:

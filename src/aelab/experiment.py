@@ -23,7 +23,7 @@ from aelab.corruption import parse_noise
 from aelab.data import Split, load_dataset, split_dataset
 from aelab.errors import ConfigError, TrainingError
 from aelab.greedy import greedy_pretrain
-from aelab.models import Autoencoder, Params, VariationalAutoencoder, build_model
+from aelab.models import Model, Params, VariationalAutoencoder, build_model
 from aelab.strategies import STRATEGIES
 from aelab.train import Batch, PhaseResult, apply_batched, stack, to_numpy, train_phase, unstack
 
@@ -37,7 +37,7 @@ class Outcome:
 
     config: RunConfig
     split: Split
-    model: Autoencoder
+    model: Model
     strategies: tuple[str, ...]
     pretrain: PhaseResult  # M = 1
     finetune: PhaseResult  # M = len(strategies)
@@ -170,7 +170,7 @@ def _require_finite(
 
 
 def _evaluate(
-    model: Autoencoder,
+    model: Model,
     split: Split,
     strategies: tuple[str, ...],
     pretrain: PhaseResult,

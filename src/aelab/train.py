@@ -20,7 +20,7 @@ import optax
 
 from aelab.corruption import Noise, corrupt
 from aelab.losses import cross_entropy, masked_mean, reconstruction_error
-from aelab.models import Autoencoder, Params
+from aelab.models import Model, Params
 
 HISTORY_FIELDS = ("loss", "cross_entropy", "reconstruction", "penalty")
 
@@ -57,7 +57,7 @@ class PhaseResult:
 
 
 def objective(
-    model: Autoencoder,
+    model: Model,
     params: Params,
     batch: Batch,
     key: jax.Array,
@@ -91,7 +91,7 @@ def _optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation
 
 
 @functools.cache
-def _chunk_fn(model: Autoencoder, n_steps: int, noise: Noise | None) -> Callable:
+def _chunk_fn(model: Model, n_steps: int, noise: Noise | None) -> Callable:
     """A compiled function running ``n_steps`` steps of M models; cached per shape."""
 
     def one_model(params, opt_state, key, ce_weight, recon_weight, batch):
@@ -119,7 +119,7 @@ def _chunk_fn(model: Autoencoder, n_steps: int, noise: Noise | None) -> Callable
 
 
 @functools.cache
-def _apply_fn(model: Autoencoder) -> Callable:
+def _apply_fn(model: Model) -> Callable:
     return jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
 
 
@@ -144,14 +144,14 @@ def unstack(tree: Params, i: int) -> Params:
 
 
 def apply_batched(
-    model: Autoencoder, params: Params, x: np.ndarray
+    model: Model, params: Params, x: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(codes, reconstructions, logits)`` of M models (leading axis of ``params``) on ``x``."""
     return tuple(np.asarray(a) for a in _apply_fn(model)(params, x))
 
 
 def train_phase(
-    model: Autoencoder,
+    model: Model,
     params: Params,
     batch: Batch,
     *,
