@@ -72,7 +72,7 @@ def test_run_names_cannot_escape_the_output_folder(tiny_config, tmp_path, name):
 
 
 def test_a_failure_while_writing_leaves_nothing(tiny_config, tmp_path, monkeypatch):
-    def broken(run_dir):
+    def broken(run_dir, **kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr("aelab.plots.plot_stages", broken)
