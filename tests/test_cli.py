@@ -79,6 +79,8 @@ def test_the_saved_config_reproduces_the_run(tmp_path, capsys):
         (["--snapshot-every", "1", "--code", "1000"], "use --snapshot-every"),
         (["--test-size", "149"], "data.test_size=149 leaves 149 of 150 samples held out"),
         (["--name", "x" * 201], "is not a plain folder name"),
+        (["--labels", "30"], "data.labels=30 needs 30 training samples of each class"),
+        (["--labels", "0"], "data.labels must be an integer >= 1"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):

@@ -36,8 +36,8 @@ def test_knn_and_probe_on_separable_codes():
     y = np.repeat([0, 1], 20)
     code = np.column_stack([y * 10.0, np.zeros(40)]) + np.random.default_rng(0).normal(size=(40, 2))
     is_train = np.arange(40) % 2 == 0
-    assert metrics.knn_accuracy(code, y, is_train) == 1.0
-    assert metrics.probe_accuracy(code, y, is_train) == 1.0
+    assert metrics.knn_accuracy(code, y, is_train, ~is_train) == 1.0
+    assert metrics.probe_accuracy(code, y, is_train, ~is_train) == 1.0
     assert metrics.silhouette(code, y) > 0.7
 
 
@@ -49,3 +49,27 @@ def test_accuracy_and_reconstruction():
     logits = np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
     assert metrics.accuracy(logits, np.array([0, 1, 1])) == pytest.approx(2 / 3)
     assert metrics.reconstruction_mse(np.zeros((2, 2)), np.ones((2, 2))) == 1.0
+
+
+def test_classifiers_of_a_code_learn_from_the_fit_samples_only():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 30)
+    code = np.column_stack([y * 4.0, np.zeros(60)]) + rng.normal(size=(60, 2))
+    fit = np.zeros(60, bool)
+    fit[[0, 1, 2, 30, 31, 32]] = True
+    test = np.arange(60) >= 40
+    wrong = y.copy()
+    wrong[~fit] = 1 - wrong[~fit]  # labels nobody may use: must change nothing
+    for score in (metrics.knn_accuracy, metrics.probe_accuracy):
+        a = (
+            score(code, y, fit, test)
+            if score is metrics.probe_accuracy
+            else score(code, y, fit, test, k=3)
+        )
+        yb = np.where(test, y, wrong)  # the held-out labels stay true, to score against
+        b = (
+            score(code, yb, fit, test)
+            if score is metrics.probe_accuracy
+            else score(code, yb, fit, test, k=3)
+        )
+        assert a == b

@@ -174,6 +174,9 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5].")
 @click.option("--split-seed", type=int, help="Seed of the split alone [the run's --seed].")
 @click.option(
+    "--labels", type=int, help="Labelled training samples per class; the rest unlabelled [all]."
+)
+@click.option(
     "--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
     help="Folder that holds run folders.",
 )  # fmt: skip
@@ -204,6 +207,7 @@ def run(
     snapshot_every: int | None,
     test_size: str | None,
     split_seed: int | None,
+    labels: int | None,
     out: Path,
     name: str | None,
     plot_dims: str | None,
@@ -222,6 +226,7 @@ def run(
             "data.dataset": dataset,
             "data.test_size": _size("--test-size", test_size),
             "data.split_seed": split_seed,
+            "data.labels": labels,
             "model.hidden": _int_list("--hidden", hidden),
             "model.code": code,
             "model.activation": activation,

@@ -66,11 +66,14 @@ class DataConfig:
         dataset: a built-in dataset name (``aelab.data.DATASETS``).
         test_size: held-out share, a fraction in (0, 1) or a sample count.
         split_seed: seed of the stratified split; ``None`` uses the run's ``seed``.
+        labels: keep the labels of this many training samples per class, the rest of the
+            training part unlabelled (semi-supervised); ``None`` keeps every label.
     """
 
     dataset: str = "iris"
     test_size: float | int = 0.5
     split_seed: int | None = None
+    labels: int | None = None
 
     def __post_init__(self) -> None:
         _require_choice("data", "dataset", self.dataset, DATASETS, "dataset")
@@ -88,6 +91,8 @@ class DataConfig:
             _require_int(
                 "data", "split_seed", self.split_seed, 0, "or leave it unset", maximum=MAX_SEED
             )
+        if self.labels is not None:
+            _require_int("data", "labels", self.labels, 1, "labelled samples per class")
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,18 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Split:
-    """All samples, standardised with the training part's statistics, and the split mask."""
+    """All samples, standardised with the training part's statistics, and the masks.
+
+    ``is_labelled`` marks the training samples whose labels training may use: all of them,
+    unless a label count was asked for (semi-supervised training).
+    """
 
     dataset: Dataset
     x: np.ndarray  # (N, D) float32, scaled
     is_train: np.ndarray  # (N,) bool
     mean: np.ndarray  # (D,) training mean
     scale: np.ndarray  # (D,) training standard deviation (1 where it is 0)
+    is_labelled: np.ndarray  # (N,) bool, a subset of is_train
 
     @property
     def y(self) -> np.ndarray:
@@ -95,8 +100,14 @@ def load_dataset(name: str) -> Dataset:
     return loader()
 
 
-def split_dataset(dataset: Dataset, test_size: float | int, seed: int) -> Split:
-    """Stratified train/held-out split; standardise with the training part's statistics."""
+def split_dataset(
+    dataset: Dataset, test_size: float | int, seed: int, labels: int | None = None
+) -> Split:
+    """Stratified train/held-out split; standardise with the training part's statistics.
+
+    ``labels``: keep the labels of this many training samples per class (chosen with
+    ``seed``); the other training samples become unlabelled.
+    """
     from sklearn.model_selection import train_test_split
 
     n = len(dataset.y)
@@ -122,4 +133,20 @@ def split_dataset(dataset: Dataset, test_size: float | int, seed: int) -> Split:
     scale = dataset.x[is_train].std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)  # constant columns (digits' border pixels)
     x = ((dataset.x - mean) / scale).astype(np.float32)
-    return Split(dataset, x, is_train, mean, scale)
+    return Split(dataset, x, is_train, mean, scale, _labelled(dataset, is_train, labels, seed))
+
+
+def _labelled(dataset: Dataset, is_train: np.ndarray, labels: int | None, seed: int) -> np.ndarray:
+    if labels is None:
+        return is_train.copy()
+    rng = np.random.default_rng(seed)
+    keep = np.zeros_like(is_train)
+    for c, name in enumerate(dataset.class_names):
+        pool = np.flatnonzero(is_train & (dataset.y == c))
+        if len(pool) < labels:
+            raise ConfigError(
+                f"data.labels={labels} needs {labels} training samples of each class; class "
+                f"{name!r} has {len(pool)}; ask for fewer labels or hold out fewer samples"
+            )
+        keep[rng.choice(pool, size=labels, replace=False)] = True
+    return keep

@@ -59,7 +59,10 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     split = split_dataset(
-        load_dataset(config.data.dataset), config.data.test_size, config.split_seed
+        load_dataset(config.data.dataset),
+        config.data.test_size,
+        config.split_seed,
+        labels=config.data.labels,
     )
     seconds["data"] = time.perf_counter() - t0
 
@@ -68,7 +71,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     root = jax.random.key(config.seed)
     init = to_numpy(jax.jit(model.init)(root))
     noise = parse_noise(config.model.noise)
-    batch = Batch.from_split(split.x, split.y, split.is_train)
+    batch = Batch.from_split(split.x, split.y, split.is_train, split.is_labelled)
     train = config.train
 
     def phase_progress(phase: str, total: int):
@@ -176,8 +179,8 @@ def _evaluate(
     pretrain: PhaseResult,
     finetune: PhaseResult,
 ) -> tuple[dict[str, np.ndarray], dict]:
-    x, y, is_train = split.x, split.y, split.is_train
-    test = ~is_train
+    x, y, is_train, labelled = split.x, split.y, split.is_train, split.is_labelled
+    test, unlabelled = ~is_train, is_train & ~labelled
     pre_code, pre_recon, _ = (a[0] for a in apply_batched(model, pretrain.params, x))
     ft_codes, ft_recons, ft_logits = apply_batched(model, finetune.params, x)
 
@@ -186,6 +189,8 @@ def _evaluate(
         "data": {
             "dataset": split.dataset.name,
             "n_train": split.n_train,
+            "n_labelled": int(labelled.sum()),
+            "n_unlabelled": int(unlabelled.sum()),
             "n_test": int(test.sum()),
             "n_features": int(x.shape[1]),
             "n_classes": split.dataset.n_classes,
@@ -196,7 +201,7 @@ def _evaluate(
                 x[is_train], pre_recon[is_train]
             ),
             "test_reconstruction_mse": pre_test_mse,
-            **metrics.code_quality(pre_code, y, is_train),
+            **metrics.code_quality(pre_code, y, labelled, test),
         },
         "strategies": {},
     }
@@ -207,7 +212,7 @@ def _evaluate(
         start = finetune.snapshots[0, i]
         test_mse = metrics.reconstruction_mse(x[test], recon[test])
         result["strategies"][name] = {
-            "train_accuracy": metrics.accuracy(logits[is_train], y[is_train]),
+            "train_accuracy": metrics.accuracy(logits[labelled], y[labelled]),
             "test_accuracy": metrics.accuracy(logits[test], y[test]),
             "train_reconstruction_mse": metrics.reconstruction_mse(x[is_train], recon[is_train]),
             "test_reconstruction_mse": test_mse,
@@ -215,8 +220,12 @@ def _evaluate(
             "cka_to_pretrained": metrics.linear_cka(pre_code, code),
             "cka_to_start": metrics.linear_cka(start, code),
             "mean_displacement": metrics.mean_displacement(start, code),
-            **metrics.code_quality(code, y, is_train),
+            **metrics.code_quality(code, y, labelled, test),
         }
+        if unlabelled.any():  # how the labels it never saw come out
+            result["strategies"][name]["unlabelled_accuracy"] = metrics.accuracy(
+                logits[unlabelled], y[unlabelled]
+            )
         codes[name] = code
     if isinstance(model, VariationalAutoencoder):  # the ELBO's other term
         kl = jax.jit(jax.vmap(model.kl, in_axes=(0, None)))
@@ -246,14 +255,15 @@ def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float
     from sklearn.decomposition import PCA
 
     x, y, is_train = split.x, split.y, split.is_train
+    fit, test = split.is_labelled, ~is_train
     n_components = min(max(2, code_size), x.shape[1], int(is_train.sum()))
     projection = PCA(n_components=n_components).fit(x[is_train]).transform(x)
     references = {
-        "raw": metrics.code_quality(x[:, :2], y, is_train),
+        "raw": metrics.code_quality(x[:, :2], y, fit, test),
         "pca": {
             "n_components": min(code_size, n_components),
-            **metrics.code_quality(projection[:, :code_size], y, is_train),
+            **metrics.code_quality(projection[:, :code_size], y, fit, test),
         },
-        "all_features": metrics.code_quality(x, y, is_train),
+        "all_features": metrics.code_quality(x, y, fit, test),
     }
     return references, projection.astype(np.float32)

@@ -1,7 +1,8 @@
 """How good a code is, and how much training moved it. Pure functions of NumPy arrays.
 
-Codes are (N, k) arrays over *all* samples in their original order; ``is_train`` (N,) says
-which samples the models were trained on, and held-out scores use the others only.
+Codes are (N, k) arrays over *all* samples in their original order. Classifiers of a code are
+fitted on the samples ``fit`` (N,) marks (the labelled training samples: no label beyond those
+the models saw) and scored on those ``test`` marks (the held-out samples).
 """
 
 from __future__ import annotations
@@ -40,24 +41,26 @@ def mean_displacement(before: np.ndarray, after: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(np.asarray(after, np.float64) - before, axis=-1)))
 
 
-def knn_accuracy(code: np.ndarray, y: np.ndarray, is_train: np.ndarray, k: int = 5) -> float:
-    """Held-out accuracy of k nearest neighbours fitted on the training samples' codes."""
+def knn_accuracy(
+    code: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.ndarray, k: int = 5
+) -> float:
+    """Accuracy on ``test`` of k nearest neighbours fitted on the codes of ``fit``."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    knn = KNeighborsClassifier(n_neighbors=min(k, int(is_train.sum())))
-    knn.fit(code[is_train], y[is_train])
-    return float(knn.score(code[~is_train], y[~is_train]))
+    knn = KNeighborsClassifier(n_neighbors=min(k, int(fit.sum())))
+    knn.fit(code[fit], y[fit])
+    return float(knn.score(code[test], y[test]))
 
 
-def probe_accuracy(code: np.ndarray, y: np.ndarray, is_train: np.ndarray) -> float:
-    """Held-out accuracy of a logistic-regression probe fitted on the training samples' codes."""
+def probe_accuracy(code: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.ndarray) -> float:
+    """Accuracy on ``test`` of a logistic-regression probe fitted on the codes of ``fit``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    probe.fit(code[is_train], y[is_train])
-    return float(probe.score(code[~is_train], y[~is_train]))
+    probe.fit(code[fit], y[fit])
+    return float(probe.score(code[test], y[test]))
 
 
 def silhouette(code: np.ndarray, y: np.ndarray) -> float:
@@ -72,10 +75,13 @@ def silhouette(code: np.ndarray, y: np.ndarray) -> float:
     return float(silhouette_score(np.asarray(code, np.float64), y))
 
 
-def code_quality(code: np.ndarray, y: np.ndarray, is_train: np.ndarray) -> dict[str, float]:
-    """The label-free view of a code: what simple classifiers and clustering make of it."""
+def code_quality(
+    code: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.ndarray
+) -> dict[str, float]:
+    """What simple classifiers (fitted on ``fit``, scored on ``test``) and clustering by the
+    true classes (all samples) make of a code."""
     return {
-        "knn_accuracy": knn_accuracy(code, y, is_train),
-        "probe_accuracy": probe_accuracy(code, y, is_train),
+        "knn_accuracy": knn_accuracy(code, y, fit, test),
+        "probe_accuracy": probe_accuracy(code, y, fit, test),
         "silhouette": silhouette(code, y),
     }

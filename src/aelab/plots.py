@@ -139,13 +139,18 @@ def _raw_panels(lat: dict, metrics: dict) -> list[Panel]:
     ]
 
 
-def _scatter(ax, panel: Panel, labels: np.ndarray, is_train: np.ndarray) -> None:
+def _scatter(
+    ax, panel: Panel, labels: np.ndarray, is_train: np.ndarray, is_labelled: np.ndarray
+) -> None:
+    """Labelled training samples filled, unlabelled ones small and faint, held-out hollow."""
     xy = np.asarray(panel.xy, np.float64)
     for c in np.unique(labels):
         color = _COLORS[int(c) % len(_COLORS)]
-        tr = (labels == c) & is_train
-        te = (labels == c) & ~is_train
-        ax.scatter(xy[tr, 0], xy[tr, 1], s=22, color=color, edgecolors="white", linewidths=0.4)
+        ours = labels == c
+        lab, unl, te = ours & is_labelled, ours & is_train & ~is_labelled, ours & ~is_train
+        ax.scatter(xy[lab, 0], xy[lab, 1], s=22, color=color, edgecolors="white", linewidths=0.4)
+        if unl.any():
+            ax.scatter(xy[unl, 0], xy[unl, 1], s=10, color=color, alpha=0.35, linewidths=0)
         ax.scatter(xy[te, 0], xy[te, 1], s=24, facecolors="none", edgecolors=color, linewidths=1.1)
     ax.set_title(f"{panel.title}\n{panel.numbers}", fontsize=9.5)
     ax.set_xlabel(panel.labels[0], fontsize=8)
@@ -161,7 +166,8 @@ def _settings_text(run_dir: Path, n_features: int) -> str:
     config = load_config(run_dir / "config.toml")
     model, train = config.model, config.train
     layers = "-".join(str(w) for w in [n_features, *model.hidden, model.code])
-    extras = [f"β = {model.beta:g}"] if model.family == "vae" else []
+    extras = [f"{config.data.labels} labels per class"] if config.data.labels else []
+    extras += [f"β = {model.beta:g}"] if model.family == "vae" else []
     extras += [f"noise σ = {model.ladder_noise:g}"] if model.family == "ladder" else []
     extras += [f"{model.noise} noise"] if model.noise != "none" else []
     extras += [f"dropout {model.dropout:g}"] if model.dropout else []
@@ -187,6 +193,7 @@ def stages_figure(run_dir: str | Path, dims: tuple[int, int] | None = None) -> F
         lat = {k: npz[k] for k in npz.files}
     m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     labels, is_train = lat["label"], lat["is_train"]
+    is_labelled = lat.get("is_labelled", is_train)
     strategies = [str(s) for s in lat["strategies"]]
     raw, pca = _raw_panels(lat, m)
     family = load_config(run_dir / "config.toml").model.family
@@ -200,20 +207,32 @@ def stages_figure(run_dir: str | Path, dims: tuple[int, int] | None = None) -> F
     slots = {0: raw, 1: pca, 2: pre, **{_NCOLS + i: p for i, p in enumerate(tuned)}}
     for i, ax in enumerate(axes):
         if i in slots:
-            _scatter(ax, slots[i], labels, is_train)
+            _scatter(ax, slots[i], labels, is_train, is_labelled)
         else:
             ax.axis("off")
 
     handles = [
         Line2D([], [], marker="o", ls="", color=_COLORS[i % len(_COLORS)], label=str(name))
         for i, name in enumerate(lat["class_names"])
-    ] + [
-        Line2D([], [], marker="o", ls="", color="0.4", label=f"training ({m['data']['n_train']})"),
-        Line2D(
-            [], [], marker="o", ls="", markerfacecolor="none", color="0.4",
-            label=f"held out ({m['data']['n_test']})",
-        ),
-    ]  # fmt: skip
+    ]
+    data = m["data"]
+    n_unlabelled = data.get("n_unlabelled", 0)
+    handles.append(
+        Line2D([], [], marker="o", ls="", color="0.4", label=f"training ({data['n_train']})")
+        if not n_unlabelled
+        else Line2D(
+            [], [], marker="o", ls="", color="0.4", label=f"labelled ({data['n_labelled']})"
+        )
+    )
+    if n_unlabelled:
+        handles.append(
+            Line2D([], [], marker="o", ls="", color="0.4", alpha=0.35, markersize=4,
+                   label=f"unlabelled ({n_unlabelled})")
+        )  # fmt: skip
+    handles.append(
+        Line2D([], [], marker="o", ls="", markerfacecolor="none", color="0.4",
+               label=f"held out ({data['n_test']})")
+    )  # fmt: skip
     legend_ax = axes[3]
     legend_ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9, title="class")
     legend_ax.set_title(f"{m['data']['dataset']}: what fine-tuning does to the code", fontsize=9.5)

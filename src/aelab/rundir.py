@@ -160,6 +160,7 @@ def write_run(
         "index": np.arange(len(split.y)),
         "label": split.y,
         "is_train": split.is_train,
+        "is_labelled": split.is_labelled,
         "split": np.where(split.is_train, "train", "test"),
         "class_names": np.array(ds.class_names),
         "feature_names": np.array(ds.feature_names),

@@ -35,10 +35,18 @@ class Batch:
     label_mask: jax.Array  # (N,) float, samples in the cross-entropy
 
     @classmethod
-    def from_split(cls, x: np.ndarray, y: np.ndarray, is_train: np.ndarray) -> Batch:
-        """All samples; both losses see the training samples (``is_train``) only."""
-        mask = jnp.asarray(is_train, jnp.float32)
-        return cls(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32), mask, mask)
+    def from_split(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        is_train: np.ndarray,
+        is_labelled: np.ndarray | None = None,
+    ) -> Batch:
+        """All samples; the reconstruction sees the training samples (``is_train``), the
+        cross-entropy the labelled ones (``is_labelled``, all training samples by default)."""
+        recon = jnp.asarray(is_train, jnp.float32)
+        labels = recon if is_labelled is None else jnp.asarray(is_labelled, jnp.float32)
+        return cls(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32), recon, labels)
 
 
 jax.tree_util.register_dataclass(
@@ -73,7 +81,9 @@ def objective(
     drives the noise and the model's dropout; nothing random is drawn when neither is set.
     """
     k_noise, k_clean, k_noisy = jax.random.split(key, 3)
-    rows = batch.recon_mask
+    # The samples this model may learn from: all training samples when it reconstructs, only
+    # the labelled ones when it does not (batch statistics and noise see nothing more).
+    rows = jnp.where(recon_weight > 0, batch.recon_mask, batch.label_mask)
     (_, x_hat, logits, penalty), stats = model.train_forward(params, batch.x, k_clean, rows)
     if noise is not None:
         noisy = corrupt(k_noise, batch.x, noise, rows)
