@@ -66,7 +66,7 @@ def test_bad_tables_get_one_line_that_names_the_problem(tmp_path, text, options,
 
 def test_a_single_class_is_refused(tmp_path):
     path = _write(tmp_path / "one.csv", "a,b,label\n1,2,0\n2,3,0\n")
-    with pytest.raises(DataError, match=r"one.csv: has a single class \('0'\)"):
+    with pytest.raises(DataError, match=r"one.csv: has fewer than two classes \(\[.0.\]\)"):
         load_data(DataConfig(dataset=str(path)))
 
 
@@ -149,3 +149,43 @@ def test_builtin_image_and_signal_datasets():
 def test_file_names_are_told_apart_from_dataset_names():
     assert looks_like_file("data/x.csv") and looks_like_file("t-images-idx3-ubyte.gz")
     assert not looks_like_file("iris") and not looks_like_file("mnist5k")
+
+
+def test_crafted_files_end_in_one_line_errors(tmp_path):
+    huge = bytes([0, 0, 8, 3]) + b"".join((2**31).to_bytes(4, "big") for _ in range(2))
+    (tmp_path / "h-images-idx3-ubyte").write_bytes(huge + (4).to_bytes(4, "big"))
+    (tmp_path / "h-labels-idx1-ubyte").write_bytes(_idx(np.arange(4) % 2))
+    with pytest.raises(DataError, match=r"header says .* values"):
+        load_file(tmp_path / "h-images-idx3-ubyte")
+    np.savez(tmp_path / "empty.npz", X=np.zeros((0, 3)), y=np.zeros(0))
+    with pytest.raises(DataError, match=r"X has no samples or no features"):
+        load_file(tmp_path / "empty.npz")
+    np.savez(tmp_path / "nofeat.npz", X=np.zeros((5, 0)), y=np.arange(5) % 2)
+    with pytest.raises(DataError, match=r"X has no samples or no features"):
+        load_file(tmp_path / "nofeat.npz")
+    np.savez(tmp_path / "nan.npz", X=np.zeros((4, 2)), y=np.array([0, 1, np.nan, 1]))
+    with pytest.raises(DataError, match=r"not whole numbers"):
+        load_file(tmp_path / "nan.npz")
+    (tmp_path / "bad.csv.gz").write_bytes(b"\x1f\x8b" + b"garbage" * 10)
+    with pytest.raises(DataError, match=r"bad.csv.gz: cannot be read"):
+        load_file(tmp_path / "bad.csv.gz")
+    allgone = _write(tmp_path / "gone.csv", "a,b,label\n1,,0\n,2,1\n")
+    with pytest.raises(DataError, match=r"every row has a missing value \(2 rows\)"):
+        load_file(allgone, drop_missing=True)
+
+
+def test_label_columns_are_found_by_name_before_position(tmp_path):
+    text = "x,y,label\n" + "".join(f"{i},{i * 2},{'ab'[i % 2]}\n" for i in range(8))
+    ds, _ = load_file(_write(tmp_path / "t.csv", text))
+    assert ds.feature_names == ("x", "y") and ds.class_names == ("a", "b")
+
+
+def test_numeric_column_names_are_still_a_header(tmp_path):
+    text = "400,410,420,species\n" + "".join(
+        f"{i},{i + 1},{i + 2},{'ab'[i % 2]}\n" for i in range(8)
+    )
+    ds, _ = load_file(_write(tmp_path / "spectra.csv", text))
+    assert ds.feature_names == ("400", "410", "420") and len(ds.y) == 8
+    headerless = "".join(f"{i},{i + 1},{'ab'[i % 2]}\n" for i in range(8))
+    ds, _ = load_file(_write(tmp_path / "plain.csv", headerless))
+    assert len(ds.y) == 8 and ds.class_names == ("a", "b")

@@ -198,8 +198,8 @@ class ModelConfig:
             ladder_weights(self.ladder_weights, levels)
         except (ValueError, TypeError, AttributeError):
             raise ConfigError(
-                f"model.ladder_weights: cannot use {self.ladder_weights!r}; give default, gamma "
-                f"or {levels} comma-separated weights >= 0 (input first, classes last)"
+                f"model.ladder_weights: cannot use {self.ladder_weights!r}; give default, paper, "
+                f"gamma or {levels} comma-separated weights >= 0 (input first, classes last)"
             ) from None
         if self.family == "ladder" and (parse_noise(self.noise) or self.dropout):
             raise ConfigError(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,7 +62,7 @@ def _read_text(path: Path) -> str:
         if path.name.lower().endswith(".gz"):
             raw = gzip.decompress(raw)
         return raw.decode("utf-8-sig")
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise _fail(path, f"cannot be read ({exc})") from None
     except UnicodeDecodeError:
         raise _fail(path, "is not UTF-8 text; save it as UTF-8 CSV") from None
@@ -80,10 +82,7 @@ def _table(
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
-    try:
-        has_header = csv.Sniffer().has_header(sample)
-    except csv.Error:
-        has_header = True
+    has_header = _has_header(sample, delimiter)
     try:
         frame = pd.read_csv(
             io.StringIO(text), sep=delimiter, header=0 if has_header else None,
@@ -115,6 +114,8 @@ def _table(
         keep = ~missing.any(axis=1)
         dropped = int((~keep).sum())
         frame = frame[keep]
+        if frame.empty:
+            raise _fail(path, f"every row has a missing value ({dropped} rows); none is left")
 
     features = [c for c in frame.columns if c != label]
     if not features:
@@ -139,6 +140,27 @@ def _table(
     return _dataset(path, x, y, tuple(features), tuple(str(c) for c in classes)), dropped
 
 
+def _has_header(sample: str, delimiter: str) -> bool:
+    """Whether the first row names the columns. The sniffer's guess, overruled when the first
+    row's last field occurs nowhere else in its column: a class name repeats, a header does
+    not (this catches numeric column names such as wavelengths, which fool the sniffer)."""
+    try:
+        if csv.Sniffer().has_header(sample):
+            return True
+    except csv.Error:
+        return True
+    rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
+    if len(rows) < 3:
+        return False
+    first = rows[0][-1].strip()
+    try:
+        float(first)
+        return False  # a number in the label's place: data
+    except ValueError:
+        pass
+    return all(r[-1].strip() != first for r in rows[1:-1])  # the last row may be cut off
+
+
 def _all_integers(values: np.ndarray) -> bool:
     try:
         numbers = values.astype(float)
@@ -159,9 +181,10 @@ def _label_column(path: Path, frame, label_column: str | None) -> str:
                 path, f"--label-column: no column {label_column!r}; columns: {_list(frame)}"
             )
         return label_column
-    for name in frame.columns:
-        if name.lower() in LABEL_NAMES:
-            return name
+    by_name = {name.lower(): name for name in frame.columns}
+    for wanted in LABEL_NAMES:  # in this order: "y" is a feature name too, so it comes last
+        if wanted in by_name:
+            return by_name[wanted]
     return frame.columns[-1]  # the usual place of the class
 
 
@@ -176,10 +199,14 @@ def _npz(path: Path) -> Dataset:
         raise
     except (OSError, ValueError, EOFError) as exc:
         raise _fail(path, f"is not a readable NPZ file ({exc})") from None
-    if x.ndim < 2 or not np.issubdtype(x.dtype, np.number):
+    if x.ndim < 2 or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise _fail(
-            path, f"X must be a numeric array of samples x features, got {x.dtype} {x.shape}"
+            path, f"X must be a real numeric array of samples x features, got {x.dtype} {x.shape}"
         )
+    if len(x) == 0 or x[0].size == 0:
+        raise _fail(path, f"X has no samples or no features (shape {x.shape})")
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        raise _fail(path, "y holds labels that are not whole numbers (or NaN); use class ids")
     if y.ndim != 1 or len(y) != len(x):
         raise _fail(
             path, f"y must have one label per sample: X has {len(x)}, y has shape {y.shape}"
@@ -200,7 +227,7 @@ def read_idx(path: Path) -> np.ndarray:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise _fail(path, f"cannot be read ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise _fail(path, "is not an IDX file (its first bytes are not an IDX header)")
@@ -210,7 +237,7 @@ def read_idx(path: Path) -> np.ndarray:
         raise _fail(path, "has a truncated IDX header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a huge header cannot wrap
     if len(raw) - header != expected:
         raise _fail(
             path,
@@ -228,7 +255,7 @@ def _idx_pair(path: Path) -> Dataset:
     if labels == path or not labels.is_file():
         raise _fail(path, f"needs its labels file beside it, named {labels.name!r}")
     images, y = read_idx(path), read_idx(labels)
-    if images.ndim != 3 or y.ndim != 1 or len(images) != len(y):
+    if images.ndim != 3 or y.ndim != 1 or len(images) != len(y) or len(y) == 0:
         raise _fail(
             path,
             f"images {images.shape} and labels {y.shape} do not pair up; expected "
@@ -243,7 +270,7 @@ def _idx_pair(path: Path) -> Dataset:
 def _dataset(path, x, y, features, classes, image_shape=()) -> Dataset:
     if not np.isfinite(x).all():
         row, col = np.argwhere(~np.isfinite(x))[0]
-        raise _fail(path, f"sample {row}, feature {features[col]!r} is not a finite number")
+        raise _fail(path, f"sample {row + 1}, feature {features[col]!r} is not a finite number")
     return Dataset(
         name=path.name, x=x, y=np.asarray(y, np.int32), feature_names=features,
         class_names=classes, image_shape=tuple(int(s) for s in image_shape),
@@ -264,8 +291,8 @@ def load_data(config: DataConfig) -> tuple[Dataset, int]:
         dataset, dropped = load_file(config.dataset, **options)
         if dataset.n_classes < 2:
             raise DataError(
-                f"{dataset.name}: has a single class ({dataset.class_names[0]!r}); a classifier "
-                "needs two or more"
+                f"{dataset.name}: has fewer than two classes ({list(dataset.class_names)}); a "
+                "classifier needs two or more"
             )
     if config.test_file is None:
         return dataset, dropped

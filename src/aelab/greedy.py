@@ -56,6 +56,8 @@ def greedy_pretrain(
     history of every layer in turn (``steps`` per layer); and the code snapshots taken while
     the top layer, whose output is the code, was trained.
     """
+    if model.batch_norm:
+        raise ValueError("greedy pretraining does not support batch norm yet")
     levels = layer_models(model)
     n = len(levels)
     encoder, decoder = list(init["encoder"]), list(init["decoder"])

@@ -207,8 +207,10 @@ class Autoencoder:
         """The code ``z`` (N, code) of inputs ``x`` (N, D).
 
         With a ``key``, the network is in training mode: dropout is applied to every hidden
-        layer and to the code, and batch norm uses the batch's statistics. Without one
-        (evaluation), nothing random happens and batch norm uses its running statistics.
+        layer and to the code, and batch norm uses the statistics of all of ``x`` (training
+        itself goes through :meth:`train_forward`, which restricts them to training rows).
+        Without one (evaluation), nothing random happens and batch norm uses its running
+        statistics.
         """
         return self._encode(params, x, _Pass(key, None))
 

@@ -232,10 +232,14 @@ def _fresh(width: int) -> dict[str, jax.Array]:
 
 
 def ladder_weights(spec: str, n_levels: int) -> tuple[float, ...]:
-    """``default`` (1 for the input, 0.1 elsewhere), ``gamma`` (the top only: the Gamma-model)
-    or comma-separated weights, input first; ``ValueError`` when they do not fit."""
+    """``default`` (1 for the input, 0.1 elsewhere), ``paper`` (Rasmus et al.'s MNIST
+    weights: 1000 for the input, 10 for the first layer, 0.1 above), ``gamma`` (the top only:
+    the Gamma-model) or comma-separated weights, input first; ``ValueError`` when they do not
+    fit."""
     if spec == "default":
         return (1.0,) + (0.1,) * (n_levels - 1)
+    if spec == "paper":
+        return (1000.0, 10.0) + (0.1,) * (n_levels - 2)
     if spec == "gamma":
         return (0.0,) * (n_levels - 1) + (1.0,)
     weights = tuple(float(w) for w in spec.split(","))
