@@ -80,7 +80,7 @@ def objective(
     corrupted input and is scored against the clean one (a denoising autoencoder). ``key``
     drives the noise and the model's dropout; nothing random is drawn when neither is set.
     """
-    k_noise, k_clean, k_noisy = jax.random.split(key, 3)
+    k_noise, k_clean, k_noisy = jax.random.split(key, 3)  # unused ones are compiled away
     # The samples this model may learn from: all training samples when it reconstructs, only
     # the labelled ones when it does not (batch statistics and noise see nothing more).
     rows = jnp.where(recon_weight > 0, batch.recon_mask, batch.label_mask)
@@ -104,13 +104,17 @@ def _optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation
 def _chunk_fn(model: Model, n_steps: int, noise: Noise | None) -> Callable:
     """A compiled function running ``n_steps`` steps of M models; cached per shape."""
 
+    # A deterministic model with no input noise draws nothing: leave the key alone, so the
+    # step compiles and runs without random-number kernels.
+    random = noise is not None or model.uses_randomness
+
     def one_model(params, opt_state, key, ce_weight, recon_weight, batch):
         opt = _optimizer(opt_state.hyperparams["learning_rate"])
         grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
 
         def step(carry, _):
             params, opt_state, key = carry
-            key, step_key = jax.random.split(key)
+            key, step_key = jax.random.split(key) if random else (key, key)
             (_, (parts, stats)), grads = grad_fn(
                 model, params, batch, step_key, ce_weight, recon_weight, noise
             )

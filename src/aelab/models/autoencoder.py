@@ -102,6 +102,11 @@ class Autoencoder:
         if not isinstance(self.batch_norm, bool):
             raise ValueError(f"batch_norm must be a bool, got {self.batch_norm!r}")
 
+    @property
+    def uses_randomness(self) -> bool:
+        """Whether a training pass draws random numbers (dropout here; a VAE always)."""
+        return self.dropout > 0
+
     # Width of the encoder's last layer: the code (the VAE doubles it: mean and log-variance).
     _encoder_outputs = 1
 

@@ -63,6 +63,10 @@ class LadderNetwork:
             raise ValueError(f"weights must be {len(self.sizes)} floats >= 0, got {self.weights}")
 
     @property
+    def uses_randomness(self) -> bool:
+        return True  # the corrupted path's noise
+
+    @property
     def sizes(self) -> tuple[int, ...]:
         """Widths of the levels: input, hidden layers, code, classes."""
         return (self.n_inputs, *self.hidden, self.code, self.n_classes)

@@ -27,6 +27,10 @@ class VariationalAutoencoder(Autoencoder):
 
     _encoder_outputs = 2
 
+    @property
+    def uses_randomness(self) -> bool:
+        return True  # the reparameterised sample
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if not (isinstance(self.beta, float) and self.beta >= 0):
