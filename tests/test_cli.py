@@ -170,8 +170,12 @@ def test_cached_compiles_give_the_same_numbers_as_fresh_ones(tmp_path, capsys):
 def test_datasets_lists_the_builtin_ones(capsys):
     code, out, _ = _main(["datasets"], capsys)
     assert code == 0
-    for name in ("iris", "wine", "breast_cancer", "digits"):
+    for name in ("iris", "wine", "breast_cancer", "digits", "mnist1d", "mnist5k"):
         assert name in out
+    iris = next(line for line in out.splitlines() if line.strip().startswith("iris"))
+    assert iris.split()[1:4] == ["150", "4", "3"]
+    mnist5k = next(line for line in out.splitlines() if line.strip().startswith("mnist5k"))
+    assert mnist5k.split()[1:4] == ["5,000", "28x28", "10"]
 
 
 def test_generate_writes_into_the_run_folder(tmp_path, capsys):

@@ -329,13 +329,19 @@ def plot(run_dir: Path, dims: str) -> None:
 
 @app.command()
 def datasets() -> None:
-    """List the built-in datasets."""
+    """List the built-in datasets with their shape, classes and source (loads each)."""
+    from aelab.data import load_dataset
+
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
-    table.add_column("what it is")
+    for column in ("samples", "features", "classes"):
+        table.add_column(column, justify="right")
+    table.add_column("what it is, where it comes from")
     for name, (_, description) in DATASETS.items():
-        table.add_row(name, description)
-    Console().print(table)
+        ds = load_dataset(name)
+        features = "x".join(map(str, ds.image_shape)) if ds.image_shape else str(ds.x.shape[1])
+        table.add_row(name, f"{len(ds.y):,}", features, str(ds.n_classes), description)
+    Console(width=max(100, Console().width)).print(table)
 
 
 def _enable_compilation_cache() -> None:

