@@ -81,6 +81,8 @@ def test_the_saved_config_reproduces_the_run(tmp_path, capsys):
         (["--name", "x" * 201], "is not a plain folder name"),
         (["--labels", "30"], "data.labels=30 needs 30 training samples of each class"),
         (["--labels", "0"], "data.labels must be an integer >= 1"),
+        (["--batch-size", "0"], "train.batch_size must be an integer >= 1"),
+        (["--batch-size", "75"], "train.batch_size=75 is not smaller than the 75 training"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):

@@ -33,46 +33,67 @@ def few_labels():
     return split, Batch.from_split(split.x, split.y, split.is_train, split.is_labelled)
 
 
-def _train(model, batch, recon):
+def _train(model, batch, recon, batch_size=None):
     init = to_numpy(model.init(jax.random.key(0)))
     return train_phase(
         model, stack([init]), batch, ce_weight=np.ones(1), recon_weight=np.array([recon]),
         learning_rate=0.01, steps=100, snapshot_every=100, key=jax.random.key(1),
+        batch_size=batch_size,
     ).params  # fmt: skip
 
 
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_unlabelled_labels_are_never_read(few_labels, batch_norm):
+@pytest.mark.parametrize(("batch_norm", "batch_size"), [(False, None), (True, None), (True, 8)])
+def test_unlabelled_labels_are_never_read(few_labels, batch_norm, batch_size):
     split, batch = few_labels
     model = Autoencoder(4, 3, hidden=(6,), batch_norm=batch_norm)
     scrambled = np.where(split.is_labelled, split.y, (split.y + 1) % 3)
     other = Batch.from_split(split.x, scrambled, split.is_train, split.is_labelled)
     for a, b in zip(
-        jax.tree.leaves(_train(model, batch, 1.0)),
-        jax.tree.leaves(_train(model, other, 1.0)),
+        jax.tree.leaves(_train(model, batch, 1.0, batch_size)),
+        jax.tree.leaves(_train(model, other, 1.0, batch_size)),
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_model_without_reconstruction_sees_only_the_labelled_samples(few_labels):
+@pytest.mark.parametrize("batch_size", [None, 8])
+def test_a_model_without_reconstruction_sees_only_the_labelled_samples(few_labels, batch_size):
     """Its batch statistics too: moving the unlabelled inputs changes nothing for it."""
     split, batch = few_labels
     model = Autoencoder(4, 3, hidden=(6,), batch_norm=True)
     moved_x = np.where((split.is_train & ~split.is_labelled)[:, None], split.x + 5.0, split.x)
     moved = Batch.from_split(moved_x, split.y, split.is_train, split.is_labelled)
     same = zip(
-        jax.tree.leaves(_train(model, batch, 0.0)),
-        jax.tree.leaves(_train(model, moved, 0.0)),
+        jax.tree.leaves(_train(model, batch, 0.0, batch_size)),
+        jax.tree.leaves(_train(model, moved, 0.0, batch_size)),
         strict=True,
     )
     assert all(np.array_equal(a, b) for a, b in same)
     changed = zip(
-        jax.tree.leaves(_train(model, batch, 1.0)),
-        jax.tree.leaves(_train(model, moved, 1.0)),
+        jax.tree.leaves(_train(model, batch, 1.0, batch_size)),
+        jax.tree.leaves(_train(model, moved, 1.0, batch_size)),
         strict=True,
     )
     assert not all(np.array_equal(a, b) for a, b in changed)
+
+
+@pytest.mark.parametrize("batch_size", [None, 8])
+def test_held_out_samples_never_reach_training(few_labels, batch_size):
+    split, batch = few_labels
+    model = Autoencoder(4, 3, hidden=(6,), batch_norm=True)
+    test = ~split.is_train
+    moved = Batch.from_split(
+        np.where(test[:, None], split.x + 5.0, split.x),
+        np.where(test, (split.y + 1) % 3, split.y),
+        split.is_train,
+        split.is_labelled,
+    )
+    for a, b in zip(
+        jax.tree.leaves(_train(model, batch, 1.0, batch_size)),
+        jax.tree.leaves(_train(model, moved, 1.0, batch_size)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_run_with_few_labels_says_how_many_of_each(tmp_path):

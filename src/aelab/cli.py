@@ -173,8 +173,12 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
     help="Batch norm of hidden and code layers [off].",
 )  # fmt: skip
 @click.option("--lr", "--learning-rate", "learning_rate", type=float, help="Adam step size [0.01].")
-@click.option("--pretrain-steps", type=int, help="Full-batch pretraining steps [5000].")
-@click.option("--finetune-steps", type=int, help="Full-batch fine-tuning steps [10000].")
+@click.option("--pretrain-steps", type=int, help="Pretraining steps [5000].")
+@click.option("--finetune-steps", type=int, help="Fine-tuning steps [10000].")
+@click.option(
+    "--batch-size", type=int,
+    help="Samples drawn for each step (and as many labelled ones) [all: full batch].",
+)  # fmt: skip
 @click.option(
     "--pretraining",
     type=click.Choice(["end-to-end", "greedy"]),
@@ -218,6 +222,7 @@ def run(
     learning_rate: float | None,
     pretrain_steps: int | None,
     finetune_steps: int | None,
+    batch_size: int | None,
     pretraining: str | None,
     snapshot_every: int | None,
     test_size: str | None,
@@ -261,6 +266,7 @@ def run(
             "train.learning_rate": learning_rate,
             "train.pretrain_steps": pretrain_steps,
             "train.finetune_steps": finetune_steps,
+            "train.batch_size": batch_size,
             "train.pretraining": pretraining,
             "train.recon_weight": recon_weight,
             "train.snapshot_every": snapshot_every,

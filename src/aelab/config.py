@@ -214,13 +214,16 @@ class TrainConfig:
 
     Attributes:
         learning_rate: Adam step size, for pretraining and fine-tuning.
-        pretrain_steps: full-batch steps on the reconstruction error.
-        finetune_steps: full-batch steps of each strategy's fine-tuning.
+        pretrain_steps: steps on the reconstruction error.
+        finetune_steps: steps of each strategy's fine-tuning.
         recon_weight: lambda in ``cross-entropy + lambda * reconstruction error``.
         snapshot_every: keep every sample's code every this many steps.
         pretraining: ``end-to-end`` trains the whole autoencoder at once; ``greedy`` trains
             each layer as an autoencoder of the previous layer's code, ``pretrain_steps``
             steps a layer (stacked autoencoders, Bengio et al. 2007).
+        batch_size: ``None`` (the default, as in the original experiment) trains on every
+            training sample at every step; a number trains each step on that many samples
+            drawn at random, plus as many labelled ones when only some are labelled.
     """
 
     learning_rate: float = 0.01
@@ -229,6 +232,7 @@ class TrainConfig:
     recon_weight: float = 1.0
     snapshot_every: int = 100
     pretraining: str = "end-to-end"
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         lr = _require_number("train", "learning_rate", self.learning_rate)
@@ -249,6 +253,10 @@ class TrainConfig:
         object.__setattr__(self, "recon_weight", lam)
         _require_int("train", "snapshot_every", self.snapshot_every, 1, "try 100")
         _require_choice("train", "pretraining", self.pretraining, PRETRAINING, "pretraining")
+        if self.batch_size is not None:
+            _require_int(
+                "train", "batch_size", self.batch_size, 1, "or leave it unset for full batches"
+            )
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     seconds["data"] = time.perf_counter() - t0
 
     _check_snapshot_size(config, n_samples=len(split.y))
+    _check_batch_size(config, n_train=split.n_train)
     model = build_model(config.model, split.x.shape[1], split.dataset.n_classes)
     root = jax.random.key(config.seed)
     init = to_numpy(jax.jit(model.init)(root))
@@ -87,6 +88,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         "snapshot_every": train.snapshot_every,
         "key": jax.random.fold_in(root, 1),
         "noise": noise,
+        "batch_size": train.batch_size,
     }
     if train.pretraining == "greedy":
         total = train.pretrain_steps * (len(model.hidden) + 1)
@@ -123,6 +125,7 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         snapshot_every=train.snapshot_every,
         key=jax.random.fold_in(root, 2),
         noise=noise,
+        batch_size=train.batch_size,
         on_progress=phase_progress("finetune", train.finetune_steps),
     )
     seconds["finetune"] = time.perf_counter() - t0
@@ -155,6 +158,15 @@ def _check_snapshot_size(config: RunConfig, n_samples: int) -> None:
             f"train.snapshot_every={t.snapshot_every} would keep {count:,} snapshots of "
             f"{n_samples:,} codes ({count * per_snapshot / 2**30:.1f} GiB); use "
             f"--snapshot-every {every} or more"
+        )
+
+
+def _check_batch_size(config: RunConfig, n_train: int) -> None:
+    size = config.train.batch_size
+    if size is not None and size >= n_train:
+        raise ConfigError(
+            f"train.batch_size={size} is not smaller than the {n_train:,} training samples; "
+            "leave it unset to train on all of them at every step"
         )
 
 

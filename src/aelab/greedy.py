@@ -48,6 +48,7 @@ def greedy_pretrain(
     snapshot_every: int,
     key: jax.Array,
     noise: Noise | None = None,
+    batch_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> PhaseResult:
     """Pretrain ``model`` layer by layer, ``steps`` steps a layer, from ``init`` (one model).
@@ -84,6 +85,7 @@ def greedy_pretrain(
             snapshot_every=snapshot_every,
             key=jax.random.fold_in(key, i),
             noise=noise,
+            batch_size=batch_size,
             on_progress=None if on_progress is None else _offset(on_progress, i * steps),
         )
         trained = unstack(result.params, 0)

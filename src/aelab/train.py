@@ -54,6 +54,31 @@ jax.tree_util.register_dataclass(
 )
 
 
+def draw_minibatch(key: jax.Array, batch: Batch, size: int, shared: bool) -> Batch:
+    """A random minibatch of ``batch``, drawn with replacement inside the compiled step.
+
+    ``size`` samples come from the reconstruction rows; unless ``shared`` (every training
+    sample is labelled, so one draw serves both terms), ``size`` more come from the labelled
+    rows and only they enter the cross-entropy, as in the ladder network's training. Drawing
+    through the masks keeps the shapes fixed, so models whose masks differ share one program.
+    """
+    k_recon, k_label = jax.random.split(key)
+    n = batch.x.shape[0]
+    idx = jax.random.choice(k_recon, n, (size,), p=batch.recon_mask)
+    ones = jnp.ones(size, jnp.float32)
+    if shared:
+        return Batch(batch.x[idx], batch.y[idx], ones, ones)
+    labelled = jax.random.choice(k_label, n, (size,), p=batch.label_mask)
+    idx = jnp.concatenate([idx, labelled])
+    zeros = jnp.zeros(size, jnp.float32)
+    return Batch(
+        batch.x[idx],
+        batch.y[idx],
+        jnp.concatenate([ones, zeros]),
+        jnp.concatenate([zeros, ones]),
+    )
+
+
 @dataclass(frozen=True)
 class PhaseResult:
     """What a phase leaves: final parameters and the path that led there (M models)."""
@@ -101,12 +126,22 @@ def _optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation
 
 
 @functools.cache
-def _chunk_fn(model: Model, n_steps: int, noise: Noise | None) -> Callable:
-    """A compiled function running ``n_steps`` steps of M models; cached per shape."""
+def _chunk_fn(
+    model: Model,
+    n_steps: int,
+    noise: Noise | None,
+    batch_size: int | None = None,
+    shared: bool = True,
+) -> Callable:
+    """A compiled function running ``n_steps`` steps of M models; cached per shape.
 
-    # A deterministic model with no input noise draws nothing: leave the key alone, so the
-    # step compiles and runs without random-number kernels.
-    random = noise is not None or model.uses_randomness
+    ``batch_size`` ``None`` trains full-batch; otherwise every step draws a minibatch
+    (:func:`draw_minibatch`).
+    """
+
+    # A deterministic full-batch model with no input noise draws nothing: leave the key
+    # alone, so the step compiles and runs without random-number kernels.
+    random = noise is not None or model.uses_randomness or batch_size is not None
 
     def one_model(params, opt_state, key, ce_weight, recon_weight, batch):
         opt = _optimizer(opt_state.hyperparams["learning_rate"])
@@ -115,8 +150,12 @@ def _chunk_fn(model: Model, n_steps: int, noise: Noise | None) -> Callable:
         def step(carry, _):
             params, opt_state, key = carry
             key, step_key = jax.random.split(key) if random else (key, key)
+            seen = batch
+            if batch_size is not None:
+                step_key, draw_key = jax.random.split(step_key)
+                seen = draw_minibatch(draw_key, batch, batch_size, shared)
             (_, (parts, stats)), grads = grad_fn(
-                model, params, batch, step_key, ce_weight, recon_weight, noise
+                model, params, seen, step_key, ce_weight, recon_weight, noise
             )
             updates, opt_state = opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
@@ -176,15 +215,19 @@ def train_phase(
     snapshot_every: int,
     key: jax.Array | None = None,
     noise: Noise | None = None,
+    batch_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> PhaseResult:
-    """Train M models (leading axis of ``params``) full-batch with Adam for ``steps`` steps.
+    """Train M models (leading axis of ``params``) with Adam for ``steps`` steps.
 
     Args:
         ce_weight, recon_weight: (M,) weights of the two loss terms, one pair per model.
-        key: randomness of input noise and dropout, split into one stream per model; only
-            needed when either is used.
+        key: randomness of input noise, dropout and minibatches, split into one stream per
+            model; only needed when one of them is used.
         noise: input corruption of the reconstruction term (a denoising autoencoder).
+        batch_size: ``None`` trains on the whole batch every step; a number draws that many
+            samples a step (and as many labelled ones when not every sample is labelled), so
+            the history then holds minibatch losses.
         on_progress: called with the number of steps finished after every chunk.
     """
     ce_weight = np.asarray(ce_weight, np.float32)
@@ -192,6 +235,10 @@ def train_phase(
     lr = np.full(ce_weight.shape, learning_rate, np.float32)
     opt_state = _opt_init_fn()(params, lr)
     keys = jax.random.split(jax.random.key(0) if key is None else key, len(lr))
+    # One draw serves both loss terms when every training sample is labelled.
+    shared = batch_size is None or bool(
+        np.array_equal(np.asarray(batch.recon_mask), np.asarray(batch.label_mask))
+    )
 
     snapshots = [apply_batched(model, params, batch.x)[0]]
     steps_at = [0]
@@ -199,7 +246,8 @@ def train_phase(
     done = 0
     while done < steps:
         n = min(snapshot_every, steps - done)
-        params, opt_state, keys, chunk_parts, codes = _chunk_fn(model, n, noise)(
+        run_chunk = _chunk_fn(model, n, noise, batch_size, shared)
+        params, opt_state, keys, chunk_parts, codes = run_chunk(
             params, opt_state, keys, ce_weight, recon_weight, batch
         )
         done += n
