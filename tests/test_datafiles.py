@@ -128,6 +128,17 @@ def test_a_test_file_is_the_held_out_part(tmp_path):
         load_data(DataConfig(dataset=str(train), test_file=str(odd)))
 
 
+@pytest.mark.parametrize("rows", [6, 2])
+def test_a_test_file_is_sniffed_on_its_own(tmp_path, rows):
+    """A CSV for training and a TSV (even of two rows) held out: each keeps its delimiter."""
+    train = _write(tmp_path / "train.csv", _table(12))
+    test = _write(tmp_path / "test.tsv", _table(rows, sep="\t"))
+    ds, _ = load_data(DataConfig(dataset=str(train), test_file=str(test)))
+    assert ds.test_mask.sum() == rows
+    np.testing.assert_array_equal(ds.x[ds.test_mask], [[i, 2 * i + 1] for i in range(rows)])
+    assert [ds.class_names[c] for c in ds.y[ds.test_mask]] == ["dog", "cat"] * (rows // 2)
+
+
 def test_a_run_on_a_users_csv_keeps_class_names(tmp_path):
     path = _write(tmp_path / "pets.csv", _table(40))
     config = RunConfig(strategies=("joint",), data=DataConfig(dataset=str(path)), train=FAST)
