@@ -161,7 +161,8 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option("--beta", type=float, help="Weight of the VAE's KL term [1].")
 @click.option("--ladder-noise", type=float, help="Ladder: noise std at every layer [0.3].")
 @click.option(
-    "--ladder-weights", help="Ladder: denoising-cost weights, input first: default, paper, gamma or 1,0.1,..."
+    "--ladder-weights",
+    help="Ladder: denoising-cost weights, input first: default, paper, gamma or 1,0.1,...",
 )
 @click.option(
     "--noise",
