@@ -12,6 +12,8 @@ from aelab.rundir import RunResult, run
 
 __all__ = [
     "AelabError",
+    "AutoencoderClassifier",
+    "AutoencoderTransformer",
     "CheckpointError",
     "ConfigError",
     "DataConfig",
@@ -27,3 +29,13 @@ __all__ = [
     "run",
     "save_checkpoint",
 ]
+
+
+def __getattr__(name: str):
+    # The scikit-learn estimators load scikit-learn: only when asked for, so that the
+    # command line starts fast.
+    if name in ("AutoencoderClassifier", "AutoencoderTransformer"):
+        from aelab import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'aelab' has no attribute {name!r}")

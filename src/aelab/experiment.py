@@ -18,8 +18,8 @@ import jax
 import numpy as np
 
 from aelab import metrics
-from aelab.config import RunConfig
-from aelab.corruption import parse_noise
+from aelab.config import RunConfig, TrainConfig
+from aelab.corruption import Noise, parse_noise
 from aelab.data import Split, split_dataset
 from aelab.datafiles import load_data
 from aelab.errors import ConfigError, TrainingError
@@ -72,16 +72,67 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     _check_snapshot_size(config, n_samples=len(split.y))
     _check_batch_size(config, n_train=split.n_train)
     model = build_model(config.model, split.x.shape[1], split.dataset.n_classes)
-    root = jax.random.key(config.seed)
-    init = to_numpy(jax.jit(model.init)(root))
-    noise = parse_noise(config.model.noise)
     batch = Batch.from_split(split.x, split.y, split.is_train, split.is_labelled)
-    train = config.train
+    strategies = tuple(config.strategies)
+    trained = train_strategies(
+        model,
+        batch,
+        config.train,
+        strategies,
+        seed=config.seed,
+        noise=parse_noise(config.model.noise),
+        progress=progress,
+    )
+    pretrain, finetune = trained.pretrain, trained.finetune
+    assert pretrain is not None  # a run always pretrains: the figure shows the stage
+    seconds.update(trained.seconds)
+
+    t0 = time.perf_counter()
+    codes, result = _evaluate(model, split, strategies, pretrain, finetune)
+    result["data"]["n_dropped_missing"] = dropped
+    seconds["metrics"] = time.perf_counter() - t0
+    return Outcome(config, split, model, strategies, pretrain, finetune, codes, result, seconds)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What :func:`train_strategies` leaves: pretraining (M = 1) and one model a strategy."""
+
+    pretrain: PhaseResult | None  # None when it was skipped (``pretrain=False``)
+    finetune: PhaseResult
+    seconds: dict[str, float]
+
+
+def train_strategies(
+    model: Model,
+    batch: Batch,
+    train: TrainConfig,
+    strategies: tuple[str, ...],
+    *,
+    seed: int,
+    noise: Noise | None = None,
+    progress: ProgressFn | None = None,
+    pretrain: bool = True,
+) -> Trained:
+    """Pretrain ``model`` on ``batch``, then fine-tune it with every strategy side by side.
+
+    The random initialisation comes from ``seed``; every strategy starts from it (or from the
+    pretrained autoencoder with the same fresh head). ``pretrain=False`` skips pretraining,
+    for strategies that all start from random weights. Raises :class:`TrainingError` when a
+    loss stops being finite.
+    """
+    specs = [STRATEGIES[s] for s in strategies]
+    if not pretrain and any(s.from_pretrained for s in specs):
+        raise ValueError(f"strategies {strategies} need pretraining")
+    root = jax.random.key(seed)
+    init = to_numpy(jax.jit(model.init)(root))
 
     def phase_progress(phase: str, total: int):
         return None if progress is None else (lambda done: progress(phase, done, total))
 
+    seconds = {}
     t0 = time.perf_counter()
+    pretrained = None
     common = {
         "learning_rate": train.learning_rate,
         "steps": train.pretrain_steps,
@@ -90,13 +141,15 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         "noise": noise,
         "batch_size": train.batch_size,
     }
-    if train.pretraining == "greedy":
+    if not pretrain:
+        pretrained_phase = None
+    elif train.pretraining == "greedy":
         total = train.pretrain_steps * (len(model.hidden) + 1)
-        pretrain = greedy_pretrain(
+        pretrained_phase = greedy_pretrain(
             model, init, batch, **common, on_progress=phase_progress("pretrain", total)
         )
     else:
-        pretrain = train_phase(
+        pretrained_phase = train_phase(
             model,
             stack([init]),
             batch,
@@ -106,13 +159,11 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
             on_progress=phase_progress("pretrain", train.pretrain_steps),
         )
     seconds["pretrain"] = time.perf_counter() - t0
-    _require_finite(pretrain, "pretraining", ("the autoencoder",), train.learning_rate)
-
-    # Fine-tuning replaces the encoder and decoder by the pretrained ones; the head starts
-    # from the same random weights in every strategy.
-    pretrained = model.with_head_of(unstack(pretrain.params, 0), init)
-    strategies = tuple(config.strategies)
-    specs = [STRATEGIES[s] for s in strategies]
+    if pretrained_phase is not None:
+        require_finite(pretrained_phase, "pretraining", ("the autoencoder",), train.learning_rate)
+        # Fine-tuning replaces the encoder and decoder by the pretrained ones; the head
+        # starts from the same random weights in every strategy.
+        pretrained = model.with_head_of(unstack(pretrained_phase.params, 0), init)
     t0 = time.perf_counter()
     finetune = train_phase(
         model,
@@ -129,13 +180,8 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         on_progress=phase_progress("finetune", train.finetune_steps),
     )
     seconds["finetune"] = time.perf_counter() - t0
-    _require_finite(finetune, "fine-tuning", strategies, train.learning_rate)
-
-    t0 = time.perf_counter()
-    codes, result = _evaluate(model, split, strategies, pretrain, finetune)
-    result["data"]["n_dropped_missing"] = dropped
-    seconds["metrics"] = time.perf_counter() - t0
-    return Outcome(config, split, model, strategies, pretrain, finetune, codes, result, seconds)
+    require_finite(finetune, "fine-tuning", strategies, train.learning_rate)
+    return Trained(pretrained_phase, finetune, seconds)
 
 
 MAX_SNAPSHOT_BYTES = 2 * 2**30
@@ -170,7 +216,7 @@ def _check_batch_size(config: RunConfig, n_train: int) -> None:
         )
 
 
-def _require_finite(
+def require_finite(
     result: PhaseResult, phase: str, names: tuple[str, ...], learning_rate: float
 ) -> None:
     """Stop with a clear message when a model's loss or code stopped being a number."""

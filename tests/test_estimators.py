@@ -1,0 +1,139 @@
+"""The scikit-learn estimators: scikit-learn's own checks, and use inside its tools."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from aelab import AutoencoderClassifier, AutoencoderTransformer, ConfigError
+
+# Short trainings: scikit-learn's checks fit dozens of times on small data.
+FAST = {"pretrain_steps": 200, "finetune_steps": 400}
+
+
+def _expected_failures(estimator) -> dict[str, str]:
+    if isinstance(estimator, AutoencoderClassifier):
+        return {
+            "check_classifiers_classes": (
+                "a label of -1 marks an unlabelled sample, as in scikit-learn's own "
+                "semi-supervised classifiers (which this check exempts by name), so its binary "
+                "problem with labels -1 and 1 has one class"
+            )
+        }
+    return {}
+
+
+@parametrize_with_checks(
+    [
+        AutoencoderClassifier(**FAST),
+        AutoencoderClassifier(strategy="joint", hidden=(8,), code=3, **FAST),
+        AutoencoderTransformer(pretrain_steps=200),
+    ],
+    expected_failed_checks=_expected_failures,
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def test_classifier_learns_iris_and_transform_gives_the_code(iris):
+    X, y = iris
+    clf = AutoencoderClassifier(pretrain_steps=1000, finetune_steps=2000).fit(X, y)
+    assert clf.score(X, y) > 0.95
+    assert clf.transform(X).shape == (150, 2)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    assert clf.loss_curve_.shape == (2000,) and clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_string_labels_come_back_as_strings(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = AutoencoderClassifier(**FAST).fit(X, names)
+    assert clf.classes_.tolist() == ["setosa", "versicolor", "virginica"]
+    assert set(clf.predict(X)) <= set(names)
+
+
+def test_minus_one_marks_unlabelled_samples(iris):
+    """Their labels are never read: any label at the unlabelled positions gives the same
+    model, and the unlabelled samples still shape the code through reconstruction."""
+    X, y = iris
+    hidden = np.random.default_rng(0).random(150) < 0.85
+    semi = np.where(hidden, -1, y)
+    params = dict(strategy="joint", **FAST)
+    a = AutoencoderClassifier(**params).fit(X, semi)
+    assert a.n_labelled_ == int((~hidden).sum()) and a.classes_.tolist() == [0, 1, 2]
+    # Drop the unlabelled samples instead: a different model (they did take part).
+    b = AutoencoderClassifier(**params).fit(X[~hidden], y[~hidden])
+    assert not np.allclose(a.transform(X), b.transform(X))
+    assert a.score(X[hidden], y[hidden]) > 0.8
+
+
+def test_fits_are_reproducible_and_random_state_matters(iris):
+    X, y = iris
+    a, b = (AutoencoderClassifier(**FAST).fit(X, y).transform(X) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    c = AutoencoderClassifier(random_state=1, **FAST).fit(X, y).transform(X)
+    assert not np.allclose(a, c)
+
+
+def test_in_a_pipeline_cross_validation_and_grid_search(iris):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), AutoencoderClassifier(scaling="none", **FAST))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.8
+    search = GridSearchCV(
+        AutoencoderClassifier(**FAST), {"strategy": ["supervised", "finetune-recon"]}, cv=2
+    ).fit(X, y)
+    assert search.best_params_["strategy"] in ("supervised", "finetune-recon")
+    assert search.best_score_ > 0.8
+
+
+def test_transformer_round_trip_and_pipeline(iris):
+    X, y = iris
+    ae = AutoencoderTransformer(hidden=(8,), pretrain_steps=2000).fit(X)
+    z = ae.transform(X)
+    assert z.shape == (150, 2)
+    x_hat = ae.inverse_transform(z)
+    assert x_hat.shape == X.shape
+    assert np.abs(x_hat - X).mean() < 0.25 * np.abs(X - X.mean(axis=0)).mean()
+    pipe = make_pipeline(AutoencoderTransformer(pretrain_steps=500), AutoencoderClassifier(**FAST))
+    assert pipe.fit(X, y).score(X, y) > 0.8
+
+
+@pytest.mark.parametrize(
+    "estimator, message",
+    [
+        (AutoencoderClassifier(strategy="magic"), "strategy: unknown strategy 'magic'"),
+        (AutoencoderClassifier(code=0), "model.code must be an integer >= 1"),
+        (AutoencoderClassifier(scaling="log"), "scaling: unknown scaling 'log'"),
+        (AutoencoderClassifier(learning_rate=-1.0), "train.learning_rate must be > 0"),
+        (AutoencoderTransformer(family="ladder"), "a ladder network cannot decode"),
+    ],
+)
+def test_bad_parameters_are_one_line_value_errors(iris, estimator, message):
+    X, y = iris
+    with pytest.raises(ConfigError, match=message) as info:
+        estimator.fit(X, y)
+    assert isinstance(info.value, ValueError) and "\n" not in str(info.value)
+
+
+def test_one_class_only_is_refused(iris):
+    X, y = iris
+    semi = np.where(y == 0, 0, -1)
+    with pytest.raises(ValueError, match=r"at least two classes; got 1 class"):
+        AutoencoderClassifier(**FAST).fit(X, semi)
+
+
+def test_a_batch_larger_than_the_data_warns_and_trains_full_batch(iris):
+    X, y = iris
+    with pytest.warns(UserWarning, match="batch_size=500 is not smaller than the 150"):
+        AutoencoderClassifier(batch_size=500, **FAST).fit(X, y)
