@@ -132,62 +132,123 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 )
 
 
+def _options(*options):
+    """Apply click options in the order they are listed (as --help shows them)."""
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+# Settings shared by `aelab run` and `aelab sweep` (a sweep's lists are its own options).
+_DATA_OPTIONS = (
+    click.option(
+        "--dataset", help=f"One of {', '.join(DATASETS)}, or a CSV/TSV, NPZ or IDX file [iris]."
+    ),
+    click.option("--test-file", help="A file like --dataset's that is the held-out part."),
+    click.option("--label-column", help="Label column of a table [label/class/target/y, or last]."),
+    click.option("--drop-columns", help="Comma-separated table columns to leave out."),
+    click.option(
+        "--drop-missing", is_flag=True, default=None, help="Drop rows with missing values."
+    ),
+    click.option(
+        "--scaling",
+        type=click.Choice(["auto", "standard", "minmax"]),
+        help="standard, [0, 1] minmax, or auto: minmax for images [auto].",
+    ),  # fmt: skip
+    click.option("--strategies", help=f"Comma-separated subset of {','.join(STRATEGIES)} [all]."),
+)
+_MODEL_OPTIONS = (
+    click.option("--hidden", help="Hidden layer widths, e.g. 64,32; 'none' for none [none]."),
+    click.option("--activation", help="Activation of the hidden layers [sigmoid]."),
+    click.option("--code-activation", help="Activation of the code layer [sigmoid]."),
+    click.option(
+        "--model",
+        "family",
+        type=click.Choice(["ae", "vae", "ladder"]),
+        help="Autoencoder, variational autoencoder, or ladder network [ae].",
+    ),  # fmt: skip
+    click.option("--ladder-noise", type=float, help="Ladder: noise std at every layer [0.3]."),
+    click.option(
+        "--ladder-weights",
+        help="Ladder: denoising-cost weights, input first: default, paper, gamma or 1,0.1,...",
+    ),
+    click.option(
+        "--dropout", type=float, help="Dropout of hidden and code units while training [0]."
+    ),
+    click.option(
+        "--batch-norm/--no-batch-norm",
+        default=None,
+        help="Batch norm of hidden and code layers [off].",
+    ),  # fmt: skip
+)
+_TRAIN_OPTIONS = (
+    click.option("--pretrain-steps", type=int, help="Pretraining steps [5000]."),
+    click.option("--finetune-steps", type=int, help="Fine-tuning steps [10000]."),
+    click.option(
+        "--batch-size",
+        type=int,
+        help="Samples drawn for each step (and as many labelled ones) [all: full batch].",
+    ),  # fmt: skip
+    click.option(
+        "--snapshot-every", type=int, help="Keep every sample's code every N steps [100]."
+    ),
+    click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5]."),
+    click.option("--split-seed", type=int, help="Seed of the split alone [the run's --seed]."),
+)
+
+
+def _shared_overrides(s: dict) -> dict:
+    """Config overrides from the options both commands take (unset ones are None)."""
+    return {
+        "strategies": _names(s["strategies"]),
+        "data.dataset": s["dataset"],
+        "data.test_file": s["test_file"],
+        "data.label_column": s["label_column"],
+        "data.drop_columns": _names(s["drop_columns"]),
+        "data.drop_missing": s["drop_missing"],
+        "data.scaling": s["scaling"],
+        "data.test_size": _size("--test-size", s["test_size"]),
+        "data.split_seed": s["split_seed"],
+        "model.hidden": _int_list("--hidden", s["hidden"]),
+        "model.activation": s["activation"],
+        "model.code_activation": s["code_activation"],
+        "model.family": s["family"],
+        "model.ladder_noise": s["ladder_noise"],
+        "model.ladder_weights": s["ladder_weights"],
+        "model.dropout": s["dropout"],
+        "model.batch_norm": s["batch_norm"],
+        "train.pretrain_steps": s["pretrain_steps"],
+        "train.finetune_steps": s["finetune_steps"],
+        "train.batch_size": s["batch_size"],
+        "train.snapshot_every": s["snapshot_every"],
+    }
+
+
 @app.command(epilog=_STRATEGY_HELP)
 @click.option(
     "--config", type=click.Path(path_type=Path), help="TOML config file; flags override it."
 )
-@click.option(
-    "--dataset", help=f"One of {', '.join(DATASETS)}, or a CSV/TSV, NPZ or IDX file [iris]."
-)
-@click.option("--test-file", help="A file like --dataset's that is the held-out part.")
-@click.option("--label-column", help="Label column of a table [label/class/target/y, or last].")
-@click.option("--drop-columns", help="Comma-separated table columns to leave out.")
-@click.option("--drop-missing", is_flag=True, default=None, help="Drop rows with missing values.")
-@click.option(
-    "--scaling", type=click.Choice(["auto", "standard", "minmax"]),
-    help="standard, [0, 1] minmax, or auto: minmax for images [auto].",
-)  # fmt: skip
-@click.option("--strategies", help=f"Comma-separated subset of {','.join(STRATEGIES)} [all].")
+@_options(*_DATA_OPTIONS)
 @click.option("--recon-weight", type=float, help="lambda in CE + lambda * reconstruction [1].")
 @click.option("--seed", type=int, help="Seed of the weights and the split [0].")
-@click.option("--hidden", help="Hidden layer widths, e.g. 64,32; 'none' for none [none].")
 @click.option("--code", type=int, help="Size of the code layer [2].")
-@click.option("--activation", help="Activation of the hidden layers [sigmoid].")
-@click.option("--code-activation", help="Activation of the code layer [sigmoid].")
-@click.option(
-    "--model", "family", type=click.Choice(["ae", "vae", "ladder"]),
-    help="Autoencoder, variational autoencoder, or ladder network [ae].",
-)  # fmt: skip
+@_options(*_MODEL_OPTIONS)
 @click.option("--beta", type=float, help="Weight of the VAE's KL term [1].")
-@click.option("--ladder-noise", type=float, help="Ladder: noise std at every layer [0.3].")
-@click.option(
-    "--ladder-weights",
-    help="Ladder: denoising-cost weights, input first: default, paper, gamma or 1,0.1,...",
-)
 @click.option(
     "--noise",
     help="Denoising: corrupt inputs, e.g. gaussian:0.3, mask:0.25, saltpepper:0.1 [none].",
 )
-@click.option("--dropout", type=float, help="Dropout of hidden and code units while training [0].")
-@click.option(
-    "--batch-norm/--no-batch-norm", default=None,
-    help="Batch norm of hidden and code layers [off].",
-)  # fmt: skip
 @click.option("--lr", "--learning-rate", "learning_rate", type=float, help="Adam step size [0.01].")
-@click.option("--pretrain-steps", type=int, help="Pretraining steps [5000].")
-@click.option("--finetune-steps", type=int, help="Fine-tuning steps [10000].")
-@click.option(
-    "--batch-size", type=int,
-    help="Samples drawn for each step (and as many labelled ones) [all: full batch].",
-)  # fmt: skip
 @click.option(
     "--pretraining",
     type=click.Choice(["end-to-end", "greedy"]),
     help="Whole autoencoder at once, or greedy layer by layer (steps per layer) [end-to-end].",
 )
-@click.option("--snapshot-every", type=int, help="Keep every sample's code every N steps [100].")
-@click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5].")
-@click.option("--split-seed", type=int, help="Seed of the split alone [the run's --seed].")
+@_options(*_TRAIN_OPTIONS)
 @click.option(
     "--labels", type=int, help="Labelled training samples per class; the rest unlabelled [all]."
 )
@@ -200,39 +261,11 @@ _STRATEGY_HELP = "\b\nStrategies:\n" + "\n".join(
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the run folder.")
 def run(
     config: Path | None,
-    dataset: str | None,
-    test_file: str | None,
-    label_column: str | None,
-    drop_columns: str | None,
-    drop_missing: bool | None,
-    scaling: str | None,
-    strategies: str | None,
-    recon_weight: float | None,
-    seed: int | None,
-    hidden: str | None,
-    code: int | None,
-    activation: str | None,
-    code_activation: str | None,
-    family: str | None,
-    beta: float | None,
-    ladder_noise: float | None,
-    ladder_weights: str | None,
-    noise: str | None,
-    dropout: float | None,
-    batch_norm: bool | None,
-    learning_rate: float | None,
-    pretrain_steps: int | None,
-    finetune_steps: int | None,
-    batch_size: int | None,
-    pretraining: str | None,
-    snapshot_every: int | None,
-    test_size: str | None,
-    split_seed: int | None,
-    labels: int | None,
     out: Path,
     name: str | None,
     plot_dims: str | None,
     quiet: bool,
+    **settings,
 ) -> None:
     """Pretrain an autoencoder, fine-tune it with every strategy, and measure each stage."""
     from aelab.config import RunConfig, load_config, with_overrides
@@ -242,35 +275,15 @@ def run(
     resolved = with_overrides(
         base,
         {
-            "seed": seed,
-            "strategies": _names(strategies),
-            "data.dataset": dataset,
-            "data.test_file": test_file,
-            "data.label_column": label_column,
-            "data.drop_columns": _names(drop_columns),
-            "data.drop_missing": drop_missing,
-            "data.scaling": scaling,
-            "data.test_size": _size("--test-size", test_size),
-            "data.split_seed": split_seed,
-            "data.labels": labels,
-            "model.hidden": _int_list("--hidden", hidden),
-            "model.code": code,
-            "model.activation": activation,
-            "model.code_activation": code_activation,
-            "model.family": family,
-            "model.beta": beta,
-            "model.ladder_noise": ladder_noise,
-            "model.ladder_weights": ladder_weights,
-            "model.noise": noise,
-            "model.dropout": dropout,
-            "model.batch_norm": batch_norm,
-            "train.learning_rate": learning_rate,
-            "train.pretrain_steps": pretrain_steps,
-            "train.finetune_steps": finetune_steps,
-            "train.batch_size": batch_size,
-            "train.pretraining": pretraining,
-            "train.recon_weight": recon_weight,
-            "train.snapshot_every": snapshot_every,
+            **_shared_overrides(settings),
+            "seed": settings["seed"],
+            "data.labels": settings["labels"],
+            "model.code": settings["code"],
+            "model.beta": settings["beta"],
+            "model.noise": settings["noise"],
+            "train.learning_rate": settings["learning_rate"],
+            "train.pretraining": settings["pretraining"],
+            "train.recon_weight": settings["recon_weight"],
         },
     )
     dims = _dims("--plot-dims", plot_dims)
@@ -283,6 +296,146 @@ def run(
     console = Console()
     console.print(_summary_table(result.metrics))
     console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")
+
+
+def _float_list(flag: str, text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(p) for p in text.split(",")]
+    except ValueError:
+        raise ConfigError(
+            f"{flag}: expected comma-separated numbers such as 0,0.1,1, got {text!r}"
+        ) from None
+
+
+def _seeds(text: str | None) -> int | list[int] | None:
+    """``--seeds 20`` (seeds 0-19) or ``--seeds 3,7,11`` (those seeds)."""
+    if text is None:
+        return None
+    values = _int_list("--seeds", text)
+    if values is None or not values:
+        raise ConfigError("--seeds: expected a count such as 20 or seeds such as 0,3,7")
+    return values[0] if "," not in text else values
+
+
+def _label_counts(text: str | None) -> list[int | str] | None:
+    if text is None:
+        return None
+    out: list[int | str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if part == "all":
+            out.append("all")
+            continue
+        try:
+            out.append(int(part))
+        except ValueError:
+            raise ConfigError(
+                f"--labels: expected comma-separated counts per class or 'all' such as "
+                f"5,10,all, got {text!r}"
+            ) from None
+    return out
+
+
+@app.command("sweep", epilog=_STRATEGY_HELP)
+@click.option(
+    "--config", type=click.Path(path_type=Path),
+    help="TOML file: a run config plus a [sweep] table; flags override it.",
+)  # fmt: skip
+@click.option("--seeds", help="Number of seeds (0..N-1), or a list such as 0,3,7 [5].")
+@click.option("--labels", help="Labelled samples per class, e.g. 5,10,40,all [all].")
+@click.option("--recon-weight", help="Values of lambda, e.g. 0,0.1,1,10 [1].")
+@click.option("--lr", "--learning-rate", "learning_rate", help="Adam step sizes, e.g. 0.01,0.003.")
+@click.option("--code", help="Code sizes (one program each), e.g. 2,10 [2].")
+@click.option("--noise", help="Input noises (one program each), e.g. none,mask:0.25 [none].")
+@click.option("--beta", help="VAE KL weights (one program each), e.g. 0.5,1 [1].")
+@_options(*_DATA_OPTIONS, *_MODEL_OPTIONS, *_TRAIN_OPTIONS)
+@click.option("--seeds-per-slice", type=int, help="Seeds trained by one program [16].")
+@click.option(
+    "--baselines/--no-baselines", default=None,
+    help="Fit scikit-learn's baselines on the same splits [on].",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("sweeps"), show_default=True,
+    help="Folder that holds sweep folders.",
+)  # fmt: skip
+@click.option("--name", help="Name of the sweep folder [a timestamp].")
+@click.option(
+    "--resume", type=click.Path(path_type=Path),
+    help="Finish an interrupted sweep folder; every other option is ignored.",
+)  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the folder.")
+def sweep_command(
+    config: Path | None,
+    out: Path,
+    name: str | None,
+    resume: Path | None,
+    quiet: bool,
+    **settings,
+) -> None:
+    """Train seeds x labels x lambda x strategies at once, with CIs and baselines."""
+    from aelab.sweep import SweepConfig, load_sweep_config, sweep
+
+    sweep_config = None
+    if resume is None:
+        base = load_sweep_config(config) if config is not None else SweepConfig()
+        raw = base.to_dict()
+        grid = raw.setdefault("sweep", {})
+        run_part = {k: v for k, v in _shared_overrides(settings).items() if v is not None}
+        for dotted, value in run_part.items():
+            *path, last = dotted.split(".")
+            target = raw
+            for part in path:
+                target = target.setdefault(part, {})
+            target[last] = value
+        lists = {
+            "seeds": _seeds(settings["seeds"]),
+            "labels": _label_counts(settings["labels"]),
+            "recon_weights": _float_list("--recon-weight", settings["recon_weight"]),
+            "learning_rates": _float_list("--lr", settings["learning_rate"]),
+            "codes": _int_list("--code", settings["code"]),
+            "noises": _names(settings["noise"]),
+            "betas": _float_list("--beta", settings["beta"]),
+            "seeds_per_slice": settings["seeds_per_slice"],
+            "baselines": settings["baselines"],
+        }
+        grid.update({k: v for k, v in lists.items() if v is not None})
+        sweep_config = SweepConfig.from_dict(raw)
+    if quiet:
+        result = sweep(sweep_config, out=out, name=name, resume=resume)
+        click.echo(str(result.sweep_dir))
+        return
+    with _RichProgress(Console(stderr=True)) as progress:
+        result = sweep(sweep_config, out=out, name=name, resume=resume, progress=progress)
+    console = Console(width=max(110, Console().width))
+    console.print(_sweep_table(result.summary))
+    console.print(
+        f"sweep folder: {result.sweep_dir}  (results.csv, summary.csv, figure: sweep.png)"
+    )
+
+
+def _sweep_table(summary) -> Table:
+    """The summary, best mean held-out accuracy first."""
+    ours = summary[summary["kind"] == "aelab"]
+    columns = [c for c in ("labels", "code", "noise", "beta", "recon_weight", "learning_rate")
+               if c in summary.columns and ours[c].nunique() > 1]  # fmt: skip
+    names = {"recon_weight": "λ", "learning_rate": "lr"}
+    table = Table(box=box.SIMPLE_HEAD, title="held-out accuracy over seeds, best first")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("strategy", no_wrap=True)
+    for column in (*columns, "seeds", "mean", "95% CI", "CKA to pretrained"):
+        table.add_column(names.get(column, column), justify="right", no_wrap=True)
+    for _, row in summary.iterrows():
+        low, high = row["test_accuracy_ci95_low"], row["test_accuracy_ci95_high"]
+        ci = "-" if low != low else f"{low:.3f}-{high:.3f}"  # NaN with one seed
+        cka = row.get("cka_to_pretrained_mean")
+        table.add_row(
+            row["kind"], row["strategy"], *(str(row[c]) for c in columns), str(row["n_seeds"]),
+            f"{row['test_accuracy_mean']:.3f}", ci,
+            "" if cka is None or cka != cka else f"{cka:.3f}",
+        )  # fmt: skip
+    return table
 
 
 @app.command()

@@ -381,8 +381,9 @@ def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(merged)
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read a TOML config file; every problem is a one-line :class:`ConfigError`."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; a missing, unreadable or malformed file is a one-line
+    :class:`ConfigError`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -395,10 +396,14 @@ def load_config(path: str | Path) -> RunConfig:
     except OSError as exc:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    return RunConfig.from_dict(raw, source=str(path))
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML config file; every problem is a one-line :class:`ConfigError`."""
+    return RunConfig.from_dict(read_toml(path), source=str(path))
 
 
 def dump_config(config: RunConfig) -> str:

@@ -248,3 +248,94 @@ def plot_stages(
     path = Path(run_dir) / filename
     stages_figure(run_dir, dims).savefig(path)
     return path
+
+
+def sweep_figure(results) -> Figure:
+    """A sweep's three questions, with 95% confidence bands over seeds:
+
+    held-out accuracy against the label count (every strategy, lambda and baseline), and how
+    far fine-tuning moved the code (CKA to the pretrained code) and its reconstruction
+    (drift) against lambda.
+    """
+    from aelab.sweep import summarise
+
+    summary = summarise(results)
+    fig = Figure(figsize=(16, 4.8), layout="constrained")
+    acc, cka, drift = fig.subplots(1, 3)
+    order = list(dict.fromkeys(str(v) for v in results["labels"]))
+    order.sort(key=lambda v: (v == "all", int(v) if v.isdigit() else 0))
+    positions = {v: i for i, v in enumerate(order)}
+    ours = summary[summary["kind"] == "aelab"]
+    varies = {
+        c: ours[c].nunique() > 1
+        for c in ("learning_rate", "code", "noise", "beta")
+        if c in summary.columns
+    }
+    lam_varies = ours.loc[ours["recon_weight"] != "", "recon_weight"].nunique() > 1
+    n_baselines = summary.loc[summary["kind"] == "baseline", "strategy"].nunique()
+    grey = iter(np.linspace(0.2, 0.7, max(n_baselines, 1)))
+
+    def line_name(row) -> str:
+        parts = [row["strategy"]]
+        if row["kind"] == "aelab" and lam_varies and row["recon_weight"] != "":
+            parts.append(f"λ={row['recon_weight']}")
+        parts += [f"{c}={row[c]}" for c, v in varies.items() if v and row[c] != ""]
+        return ", ".join(parts)
+
+    summary = summary.assign(line=summary.apply(line_name, axis=1))
+    for name, group in summary.groupby("line", sort=False):
+        group = group.assign(pos=group["labels"].map(positions)).sort_values("pos")
+        if group["kind"].iloc[0] == "baseline":  # grey and dashed, no band: the backdrop
+            acc.plot(
+                group["pos"], group["test_accuracy_mean"], linestyle="--", marker="x",
+                color=str(next(grey)), linewidth=1, label=f"{name} (scikit-learn)",
+            )  # fmt: skip
+            continue
+        (line,) = acc.plot(
+            group["pos"], group["test_accuracy_mean"], marker="o", linewidth=2, label=name
+        )
+        acc.fill_between(
+            group["pos"],
+            group["test_accuracy_ci95_low"],
+            group["test_accuracy_ci95_high"],
+            color=line.get_color(),
+            alpha=0.15,
+        )
+    acc.set_xticks(range(len(order)), [f"{v} per class" if v != "all" else "all" for v in order])
+    acc.set_xlabel("labelled training samples")
+    acc.set_ylabel("held-out accuracy (mean, 95% CI)")
+    acc.set_title("Does it help? Accuracy against labels")
+    acc.legend(fontsize=7, loc="lower right")
+
+    recon = summary[(summary["kind"] == "aelab") & (summary["recon_weight"] != "")]
+    for ax, metric, title in (
+        (cka, "cka_to_pretrained", "How much of the pretrained code survives"),
+        (drift, "reconstruction_drift", "Reconstruction drift (held-out MSE change)"),
+    ):
+        for (strategy, labels), group in recon.groupby(["strategy", "labels"], sort=False):
+            group = group.assign(lam=group["recon_weight"].astype(float)).sort_values("lam")
+            tag = "all labels" if labels == "all" else f"{labels}/class"
+            (line,) = ax.plot(
+                group["lam"], group[f"{metric}_mean"], marker="o", label=f"{strategy}, {tag}"
+            )
+            ax.fill_between(
+                group["lam"],
+                group[f"{metric}_ci95_low"],
+                group[f"{metric}_ci95_high"],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+        finetune = ours[ours["strategy"] == "finetune"]
+        for _, row in finetune.iterrows():
+            tag = "all labels" if row["labels"] == "all" else f"{row['labels']}/class"
+            ax.axhline(
+                row[f"{metric}_mean"], color="grey", linestyle=":", label=f"finetune (λ = 0), {tag}"
+            )
+        if recon["recon_weight"].astype(float).min() > 0 and recon["recon_weight"].nunique() > 2:
+            ax.set_xscale("log")
+        ax.set_xlabel("λ (reconstruction weight)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    cka.set_ylabel("linear CKA to the pretrained code")
+    drift.set_ylabel("held-out reconstruction MSE − pretrained's")
+    return fig

@@ -132,11 +132,14 @@ def _chunk_fn(
     noise: Noise | None,
     batch_size: int | None = None,
     shared: bool = True,
+    grouped: bool = False,
 ) -> Callable:
     """A compiled function running ``n_steps`` steps of M models; cached per shape.
 
     ``batch_size`` ``None`` trains full-batch; otherwise every step draws a minibatch
-    (:func:`draw_minibatch`).
+    (:func:`draw_minibatch`). ``grouped``: S groups of K models (leading axes (S, K)), each
+    group with its own data (``x`` (S, N, D), ``y`` (S, N)) and each model with its own masks
+    (S, K, N); a group's data is shared by its models, never copied.
     """
 
     # A deterministic full-batch model with no input noise draws nothing: leave the key
@@ -168,7 +171,11 @@ def _chunk_fn(
         )
         return params, opt_state, key, parts, model.encode(params, batch.x)
 
-    return jax.jit(jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, None)))
+    if not grouped:
+        return jax.jit(jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, None)))
+    own_masks = Batch(None, None, 0, 0)  # type: ignore[arg-type]  # in_axes, not data
+    in_group = jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, own_masks))
+    return jax.jit(jax.vmap(in_group, in_axes=(0, 0, 0, 0, 0, 0)))
 
 
 @functools.cache
@@ -179,6 +186,53 @@ def _apply_fn(model: Model) -> Callable:
 @functools.cache
 def _opt_init_fn() -> Callable:
     return jax.jit(jax.vmap(lambda params, lr: _optimizer(lr).init(params)))
+
+
+def train_groups(
+    model: Model,
+    params: Params,
+    batch: Batch,
+    *,
+    ce_weight: np.ndarray,
+    recon_weight: np.ndarray,
+    learning_rate: np.ndarray,
+    steps: int,
+    keys: jax.Array,
+    chunk: int | None = None,
+    noise: Noise | None = None,
+    batch_size: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[Params, np.ndarray]:
+    """Train S groups of K models at once: a sweep's slice in one compiled program.
+
+    Every leaf of ``params`` and ``keys`` has leading axes (S, K); ``ce_weight``,
+    ``recon_weight`` and ``learning_rate`` are (S, K). ``batch`` holds each group's data,
+    ``x`` (S, N, D) and ``y`` (S, N), and each model's masks (S, K, N). Steps run in chunks of
+    ``chunk`` (all at once by default); ``on_progress`` hears after each. Returns the final
+    parameters and the last step's ``HISTORY_FIELDS`` (S, K, 4).
+    """
+    lr = np.asarray(learning_rate, np.float32)
+    flat = jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), params)
+    opt_state = jax.tree.map(
+        lambda a: a.reshape(*lr.shape, *a.shape[1:]), _opt_init_fn()(flat, lr.reshape(-1))
+    )
+    shared = batch_size is None or bool(
+        np.array_equal(np.asarray(batch.recon_mask), np.asarray(batch.label_mask))
+    )
+    ce = np.asarray(ce_weight, np.float32)
+    recon = np.asarray(recon_weight, np.float32)
+    done, last = 0, None
+    chunk = steps if chunk is None else chunk
+    while done < steps:
+        n = min(chunk, steps - done)
+        run_chunk = _chunk_fn(model, n, noise, batch_size, shared, grouped=True)
+        params, opt_state, keys, parts, _ = run_chunk(params, opt_state, keys, ce, recon, batch)
+        done += n
+        last = parts[:, :, -1]
+        if on_progress is not None:
+            jax.block_until_ready(last)
+            on_progress(done)
+    return to_numpy(params), np.asarray(last)
 
 
 def to_numpy(tree: Params) -> Params:

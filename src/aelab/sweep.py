@@ -1,0 +1,633 @@
+"""Sweeps: does pretraining or the reconstruction term help? Many seeds, one program.
+
+A sweep trains a grid of seeds x label counts x learning rates x strategies x lambda. Settings
+that keep the network's shapes are vectorised: every seed of a slice is a group with its own
+split (``jax.vmap``), and every label count, learning rate, strategy and lambda is a model of
+that group (a nested ``jax.vmap``: label counts are masks, not new shapes). One compiled
+program trains a whole slice. Settings that change the network (code size, noise, beta) are
+an outer loop, one compile each.
+
+Each seed's split and labelled samples are exactly those of ``aelab run --seed S --labels L``,
+and so are its initial weights: a deterministic model's row equals that run's numbers.
+Baselines from scikit-learn run on the same splits and label masks.
+
+A sweep folder holds ``sweep.toml`` (the resolved sweep), ``results.csv`` (a row per trained
+model or baseline, rewritten atomically after every slice), and at the end ``summary.csv``
+and ``sweep.png``. An interrupted sweep keeps its finished slices; :func:`sweep` with
+``resume=True`` trains the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from aelab import metrics
+from aelab.config import MAX_SEED, RunConfig, read_toml
+from aelab.corruption import parse_noise
+from aelab.data import Split, split_dataset
+from aelab.datafiles import load_data
+from aelab.errors import ConfigError, TrainingError
+from aelab.models import build_model
+from aelab.rundir import resolve_run_dir
+from aelab.strategies import STRATEGIES
+from aelab.train import Batch, stack, to_numpy, train_groups, unstack
+
+OUTER = {  # sweep list -> the run setting it varies; each value compiles its own program
+    "codes": "model.code",
+    "noises": "model.noise",
+    "betas": "model.beta",
+}
+METRICS = (
+    "test_accuracy",
+    "train_accuracy",
+    "unlabelled_accuracy",
+    "test_reconstruction_mse",
+    "reconstruction_drift",
+    "cka_to_pretrained",
+    "knn_accuracy",
+)
+BASELINES = (
+    "logistic regression",
+    "PCA + logistic regression",
+    "MLP",
+    "k-nearest neighbours",
+    "LabelSpreading",
+)
+# (phase, steps done, steps in the phase); phases are "slice i/n: pretrain" and "...: finetune".
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A grid of runs around ``base``.
+
+    Attributes:
+        base: every setting the grid does not vary (its strategies are the grid's).
+        seeds: seeds of the weights and (unless ``base.data.split_seed`` is set) the split.
+        labels: labelled training samples per class; ``None`` keeps every label.
+        recon_weights: lambda of the strategies with a reconstruction term.
+        learning_rates: Adam step sizes.
+        codes, noises, betas: settings that change the network, one program each.
+        seeds_per_slice: seeds trained by one program; a finished slice is saved at once.
+        baselines: also fit scikit-learn's baselines on every split and label mask.
+    """
+
+    base: RunConfig = field(default_factory=RunConfig)
+    seeds: tuple[int, ...] = tuple(range(5))
+    labels: tuple[int | None, ...] = (None,)
+    recon_weights: tuple[float, ...] = (1.0,)
+    learning_rates: tuple[float, ...] = (0.01,)
+    codes: tuple[int, ...] = ()
+    noises: tuple[str, ...] = ()
+    betas: tuple[float, ...] = ()
+    seeds_per_slice: int = 16
+    baselines: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "labels", "recon_weights", "learning_rates", *OUTER):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+            if not isinstance(value, tuple):
+                raise ConfigError(f"sweep.{name} must be a list, got {value!r}")
+            if name not in OUTER and not value:
+                raise ConfigError(f"sweep.{name} must hold at least one value")
+            if len(set(value)) != len(value):
+                raise ConfigError(f"sweep.{name} lists a value twice: {list(value)}")
+        for seed in self.seeds:
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+                raise ConfigError(
+                    f"sweep.seeds: {seed!r} is not a seed; seeds are integers from 0 to {MAX_SEED}"
+                )
+        if (
+            isinstance(self.seeds_per_slice, bool)
+            or not isinstance(self.seeds_per_slice, int)
+            or self.seeds_per_slice < 1
+        ):
+            raise ConfigError(
+                f"sweep.seeds_per_slice must be an integer >= 1, got {self.seeds_per_slice!r}"
+            )
+        if not isinstance(self.baselines, bool):
+            raise ConfigError(f"sweep.baselines must be true or false, got {self.baselines!r}")
+        if self.base.train.pretraining == "greedy":
+            raise ConfigError(
+                "sweeps pretrain end to end; greedy layer-wise pretraining runs with aelab run"
+            )
+        for run_config in self.variants():  # every value checked by the run's own rules
+            for overrides in self.inner_settings():
+                _with(run_config, overrides)
+
+    def variants(self) -> list[RunConfig]:
+        """One run config per combination of the settings that change the network."""
+        lists = [(OUTER[name], getattr(self, name)) for name in OUTER if getattr(self, name)]
+        combos = itertools.product(*(values for _, values in lists))
+        return [_with(self.base, dict(zip((k for k, _ in lists), c, strict=True))) for c in combos]
+
+    def inner_settings(self) -> list[dict[str, Any]]:
+        """The vectorised settings, as run-config overrides."""
+        return [
+            {"data.labels": labels, "train.recon_weight": lam, "train.learning_rate": lr}
+            for labels, lam, lr in itertools.product(
+                self.labels, self.recon_weights, self.learning_rates
+            )
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML form: the base run's settings, and the grid in a [sweep] table."""
+        grid = {
+            "seeds": list(self.seeds),
+            "labels": ["all" if n is None else n for n in self.labels],
+            "recon_weights": list(self.recon_weights),
+            "learning_rates": list(self.learning_rates),
+            "seeds_per_slice": self.seeds_per_slice,
+            "baselines": self.baselines,
+        }
+        grid.update({name: list(getattr(self, name)) for name in OUTER if getattr(self, name)})
+        return {**self.base.to_dict(), "sweep": grid}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str | None = None) -> SweepConfig:
+        """Read the TOML form; a config without [sweep] is a one-seed sweep of that run."""
+        raw = dict(raw)
+        grid = raw.pop("sweep", {})
+        prefix = f"{source}: " if source else ""
+        if not isinstance(grid, dict):
+            raise ConfigError(f"{prefix}[sweep] must be a table of settings")
+        base = RunConfig.from_dict(raw, source=source)
+        known = {f.name for f in dataclasses.fields(cls)} - {"base"}
+        for key in grid:
+            if key not in known:
+                raise ConfigError(
+                    f"{prefix}unknown setting {key!r} in [sweep]; known: {', '.join(sorted(known))}"
+                )
+        grid = dict(grid)
+        seeds = grid.get("seeds")
+        if isinstance(seeds, int) and not isinstance(seeds, bool):
+            if seeds < 1:
+                raise ConfigError(f"{prefix}sweep.seeds must be a count >= 1 or a list of seeds")
+            grid["seeds"] = list(range(seeds))
+        if "labels" in grid:
+            if not isinstance(grid["labels"], list):
+                raise ConfigError(f"{prefix}sweep.labels must be a list, got {grid['labels']!r}")
+            grid["labels"] = [None if v == "all" else v for v in grid["labels"]]
+        grid.setdefault("recon_weights", [base.train.recon_weight])
+        grid.setdefault("learning_rates", [base.train.learning_rate])
+        grid.setdefault("labels", [base.data.labels])
+        try:
+            return cls(base=base, **grid)
+        except ConfigError as exc:
+            raise ConfigError(f"{prefix}{exc}") from None
+
+
+def _with(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    merged = config.to_dict()
+    for dotted, value in overrides.items():
+        *path, last = dotted.split(".")
+        target = merged
+        for part in path:
+            target = target.setdefault(part, {})
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    try:
+        return RunConfig.from_dict(merged)
+    except ConfigError as exc:
+        raise ConfigError(f"sweep: {exc}") from None
+
+
+def load_sweep_config(path: str | Path) -> SweepConfig:
+    """A sweep TOML file (a run config plus a [sweep] table); errors are one line."""
+    return SweepConfig.from_dict(read_toml(path), source=str(path))
+
+
+def dump_sweep_config(config: SweepConfig) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(config.to_dict())
+
+
+# -- training -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Model:
+    """One fine-tuned model of a seed's group: its settings."""
+
+    labels: int | None
+    learning_rate: float
+    strategy: str
+    recon_weight: float | None  # None for strategies without a reconstruction term
+
+
+def _group_models(config: SweepConfig) -> list[_Model]:
+    out = []
+    for labels, lr, name in itertools.product(
+        config.labels, config.learning_rates, config.base.strategies
+    ):
+        lams = config.recon_weights if STRATEGIES[name].uses_recon else (None,)
+        out.extend(_Model(labels, lr, name, lam) for lam in lams)
+    return out
+
+
+def _splits(run: RunConfig, dataset, seed: int, labels: tuple[int | None, ...]):
+    """Each label count's split for ``seed``: the same samples and scaling, other masks."""
+    split_seed = seed if run.data.split_seed is None else run.data.split_seed
+    return {
+        n: split_dataset(
+            dataset, run.data.test_size, split_seed, labels=n, scaling=run.data.scaling
+        )
+        for n in labels
+    }
+
+
+def _train_slice(
+    run: RunConfig,
+    config: SweepConfig,
+    dataset,
+    seeds: list[int],
+    progress: Callable[[str, int, int], None] | None,
+) -> list[dict[str, Any]]:
+    """Train every model of ``seeds`` (one group a seed) and return their result rows."""
+    splits = [_splits(run, dataset, s, config.labels) for s in seeds]
+    first = [sp[config.labels[0]] for sp in splits]
+    n_train = first[0].n_train
+    if run.train.batch_size is not None and run.train.batch_size >= n_train:
+        raise ConfigError(
+            f"train.batch_size={run.train.batch_size} is not smaller than the {n_train:,} "
+            "training samples; leave it unset to train on all of them at every step"
+        )
+    model = build_model(run.model, first[0].x.shape[1], dataset.n_classes)
+    noise = parse_noise(run.model.noise)
+    roots = [jax.random.key(s) for s in seeds]
+    inits = [to_numpy(jax.jit(model.init)(r)) for r in roots]
+    x = np.stack([sp.x for sp in first])
+    y = np.stack([sp.y for sp in first]).astype(np.int32)
+    train = run.train
+    lrs = config.learning_rates
+    models = _group_models(config)
+    s_count = len(seeds)
+
+    def masks(rows):  # (S, K, N) float masks from a function of (split dict, model index)
+        return np.stack([np.stack(r) for r in rows]).astype(np.float32)
+
+    # Pretraining: one model per seed and learning rate, on every training sample. It runs
+    # even when no strategy starts from it: CKA and drift are measured against it.
+    chunk = max(1, train.snapshot_every)
+    pre_train = masks([[sp.is_train for _ in lrs] for sp in first])
+    pre_keys = jax.numpy.stack(
+        [
+            jax.numpy.stack([jax.random.split(jax.random.fold_in(r, 1), 1)[0] for _ in lrs])
+            for r in roots
+        ]
+    )
+    pre_params = stack([stack([init for _ in lrs]) for init in inits])
+    pretrained, pre_last = train_groups(
+        model,
+        pre_params,
+        Batch(x, y, pre_train, pre_train),
+        ce_weight=np.zeros((s_count, len(lrs))),
+        recon_weight=np.ones((s_count, len(lrs))),
+        learning_rate=np.tile(np.asarray(lrs, np.float32), (s_count, 1)),
+        steps=train.pretrain_steps,
+        keys=pre_keys,
+        chunk=chunk,
+        noise=noise,
+        batch_size=train.batch_size,
+        on_progress=None
+        if progress is None
+        else (lambda d: progress("pretrain", d, train.pretrain_steps)),
+    )
+    _check_finite(pre_last, pretrained, "pretraining", seeds, ["the autoencoder"] * len(lrs))
+
+    # Fine-tuning: every model of the grid, each from its seed's start.
+    starts = []
+    for i in range(s_count):
+        row = []
+        for m in models:
+            if STRATEGIES[m.strategy].from_pretrained:
+                ae = unstack(unstack(pretrained, i), lrs.index(m.learning_rate))
+                row.append(model.with_head_of(ae, inits[i]))
+            else:
+                row.append(inits[i])
+        starts.append(stack(row))
+    ft_keys = jax.numpy.stack(
+        [jax.random.split(jax.random.fold_in(r, 2), len(models)) for r in roots]
+    )
+    recon_rows = masks([[sp[m.labels].is_train for m in models] for sp in splits])
+    label_rows = masks([[sp[m.labels].is_labelled for m in models] for sp in splits])
+    finetuned, ft_last = train_groups(
+        model,
+        stack(starts),
+        Batch(x, y, recon_rows, label_rows),
+        ce_weight=np.ones((s_count, len(models))),
+        recon_weight=np.tile(
+            np.array([m.recon_weight or 0.0 for m in models], np.float32), (s_count, 1)
+        ),
+        learning_rate=np.tile(
+            np.array([m.learning_rate for m in models], np.float32), (s_count, 1)
+        ),
+        steps=train.finetune_steps,
+        keys=ft_keys,
+        chunk=chunk,
+        noise=noise,
+        batch_size=train.batch_size,
+        on_progress=None
+        if progress is None
+        else (lambda d: progress("finetune", d, train.finetune_steps)),
+    )
+    _check_finite(ft_last, finetuned, "fine-tuning", seeds, [_describe(m) for m in models])
+
+    rows = []
+    apply = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+    for i, seed in enumerate(seeds):
+        pre_code, pre_recon, _ = (np.asarray(a) for a in apply(unstack(pretrained, i), x[i]))
+        codes, recons, logits = (np.asarray(a) for a in apply(unstack(finetuned, i), x[i]))
+        for k, m in enumerate(models):
+            split = splits[i][m.labels]
+            j = lrs.index(m.learning_rate)
+            rows.append(
+                {
+                    **_settings(run, config, seed, m.labels, m.learning_rate),
+                    "kind": "aelab",
+                    "strategy": m.strategy,
+                    "recon_weight": m.recon_weight,
+                    **_model_metrics(
+                        split, codes[k], recons[k], logits[k], pre_code[j], pre_recon[j]
+                    ),
+                }
+            )
+        if config.baselines:
+            for labels in config.labels:
+                split = splits[i][labels]
+                base = _settings(run, config, seed, labels, None)
+                for name, value in _baselines(split, run).items():
+                    rows.append(
+                        {**base, "kind": "baseline", "strategy": name, "recon_weight": None,
+                         "test_accuracy": value}
+                    )  # fmt: skip
+    return rows
+
+
+def _describe(m: _Model) -> str:
+    lam = "" if m.recon_weight is None else f", lambda {m.recon_weight:g}"
+    labels = "all labels" if m.labels is None else f"{m.labels} labels per class"
+    return f"{m.strategy} ({labels}, lr {m.learning_rate:g}{lam})"
+
+
+def _check_finite(last, params, phase, seeds, names) -> None:
+    bad = ~np.isfinite(last[..., 0])  # (S, K)
+    leaves = jax.tree.leaves(params)
+    for leaf in leaves:
+        bad |= ~np.isfinite(leaf.reshape(*leaf.shape[:2], -1)).all(axis=-1)
+    if bad.any():
+        i, k = (int(v) for v in np.argwhere(bad)[0])
+        raise TrainingError(
+            f"training diverged: the loss of {names[k]} with seed {seeds[i]} stopped being a "
+            f"finite number in {phase}; lower the learning rate"
+        )
+
+
+def _settings(run, config, seed, labels, lr) -> dict[str, Any]:
+    out = {"seed": seed, "labels": "all" if labels is None else labels}
+    for name, dotted in OUTER.items():
+        if getattr(config, name):
+            section, key = dotted.split(".")
+            out[name[:-1]] = getattr(getattr(run, section), key)
+    out["learning_rate"] = lr
+    return out
+
+
+def _model_metrics(split: Split, code, recon, logits, pre_code, pre_recon) -> dict[str, Any]:
+    x, y, train, labelled = split.x, split.y, split.is_train, split.is_labelled
+    test, unlabelled = ~train, train & ~labelled
+    test_mse = metrics.reconstruction_mse(x[test], recon[test])
+    return {
+        "test_accuracy": metrics.accuracy(logits[test], y[test]),
+        "train_accuracy": metrics.accuracy(logits[labelled], y[labelled]),
+        "unlabelled_accuracy": metrics.accuracy(logits[unlabelled], y[unlabelled])
+        if unlabelled.any()
+        else None,
+        "test_reconstruction_mse": test_mse,
+        "reconstruction_drift": test_mse - metrics.reconstruction_mse(x[test], pre_recon[test]),
+        "cka_to_pretrained": metrics.linear_cka(pre_code, code),
+        "knn_accuracy": metrics.knn_accuracy(code, y, labelled, test),
+    }
+
+
+def _baselines(split: Split, run: RunConfig) -> dict[str, float]:
+    """scikit-learn's methods on the split's labelled samples, scored on the held-out ones."""
+    import warnings
+
+    from sklearn.decomposition import PCA
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.semi_supervised import LabelSpreading
+
+    x, y, train, labelled = split.x, split.y, split.is_train, split.is_labelled
+    test = ~train
+    n_fit = int(labelled.sum())
+    hidden = tuple(run.model.hidden) or (run.model.code,)
+    models = {
+        "logistic regression": LogisticRegression(max_iter=1000),
+        "PCA + logistic regression": make_pipeline(
+            PCA(n_components=min(run.model.code, x.shape[1], n_fit)),
+            LogisticRegression(max_iter=1000),
+        ),
+        "MLP": MLPClassifier(hidden, max_iter=500, random_state=0),
+        "k-nearest neighbours": KNeighborsClassifier(n_neighbors=min(5, n_fit)),
+    }
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, model in models.items():
+            out[name] = float(model.fit(x[labelled], y[labelled]).score(x[test], y[test]))
+        spreading = LabelSpreading(kernel="knn", n_neighbors=min(7, int(train.sum()) - 1))
+        partial = np.where(labelled, y, -1)[train]
+        spreading.fit(x[train], partial)
+        out["LabelSpreading"] = float(spreading.score(x[test], y[test]))
+    return out
+
+
+# -- the folder -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What :func:`sweep` returns: the folder, every row, and the summary."""
+
+    sweep_dir: Path
+    config: SweepConfig
+    results: Any  # pandas.DataFrame, one row per trained model or baseline fit
+    summary: Any  # pandas.DataFrame, one row per setting, best test accuracy first
+    figure: Path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def sweep(
+    config: SweepConfig | None = None,
+    *,
+    out: str | Path = "sweeps",
+    name: str | None = None,
+    resume: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> SweepResult:
+    """Train the grid ``config`` describes into a new sweep folder, or finish ``resume``.
+
+    The folder is ``out/name`` (a timestamp by default). ``results.csv`` is rewritten after
+    every slice of ``seeds_per_slice`` seeds, so an interrupted sweep loses at most the slice
+    in training; ``resume`` (an existing sweep folder) reads its ``sweep.toml`` and trains
+    only the seeds without rows.
+    """
+    import pandas as pd
+
+    if resume is not None:
+        sweep_dir = Path(resume)
+        if not (sweep_dir / "sweep.toml").is_file():
+            raise ConfigError(
+                f"{str(sweep_dir)!r} is not a sweep folder (no sweep.toml); check the path"
+            )
+        config = load_sweep_config(sweep_dir / "sweep.toml")
+        done = (
+            pd.read_csv(sweep_dir / "results.csv")
+            if (sweep_dir / "results.csv").is_file()
+            else pd.DataFrame()
+        )
+    else:
+        config = SweepConfig() if config is None else config
+        sweep_dir = resolve_run_dir(out, name)
+        sweep_dir.mkdir(parents=True)
+        _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config))
+        done = pd.DataFrame()
+
+    rows: list[dict[str, Any]] = done.to_dict("records") if len(done) else []
+    variants = config.variants()
+    work = []
+    for run in variants:
+        finished = _finished_seeds(done, run, config)
+        todo = [s for s in config.seeds if s not in finished]
+        for start in range(0, len(todo), config.seeds_per_slice):
+            work.append((run, todo[start : start + config.seeds_per_slice]))
+    datasets: dict[str, Any] = {}
+    for n, (run, seeds) in enumerate(work, start=1):
+        key = repr(run.data)
+        if key not in datasets:
+            datasets[key] = load_data(run.data)[0]
+        label = f"slice {n}/{len(work)}"
+        slice_progress = None
+        if progress is not None:
+            slice_progress = lambda phase, d, t, label=label: progress(f"{label}: {phase}", d, t)  # noqa: E731
+        rows.extend(_train_slice(run, config, datasets[key], seeds, slice_progress))
+        _write_atomic(sweep_dir / "results.csv", _frame(rows).to_csv(index=False))
+    results = _frame(rows)
+    if not (sweep_dir / "results.csv").is_file():
+        _write_atomic(sweep_dir / "results.csv", results.to_csv(index=False))
+    summary = summarise(results)
+    _write_atomic(sweep_dir / "summary.csv", summary.to_csv(index=False))
+    from aelab.plots import sweep_figure
+
+    figure = sweep_dir / "sweep.png"
+    tmp = sweep_dir / ".sweep.tmp.png"
+    sweep_figure(results).savefig(tmp, dpi=110)
+    os.replace(tmp, figure)
+    return SweepResult(sweep_dir, config, results, summary, figure)
+
+
+def _finished_seeds(done, run: RunConfig, config: SweepConfig) -> set[int]:
+    if not len(done):
+        return set()
+    mask = np.ones(len(done), bool)
+    for name, dotted in OUTER.items():
+        if getattr(config, name):
+            section, key = dotted.split(".")
+            mask &= done[name[:-1]].astype(str) == str(getattr(getattr(run, section), key))
+    return {int(s) for s in done.loc[mask, "seed"]}
+
+
+def _frame(rows: list[dict[str, Any]]):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    front = ["seed", "labels", "kind", "strategy", "recon_weight", "learning_rate"]
+    front = [c for c in front if c in frame.columns]
+    outer = [n[:-1] for n in OUTER if n[:-1] in frame.columns]
+    rest = [c for c in METRICS if c in frame.columns]
+    return frame[[*front[:2], *outer, *front[2:], *rest]]
+
+
+SETTING_COLUMNS = (
+    "kind",
+    "strategy",
+    "labels",
+    "code",
+    "noise",
+    "beta",
+    "recon_weight",
+    "learning_rate",
+)
+
+
+def _setting_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def summarise(results):
+    """Mean, standard deviation and 95% confidence interval (Student's t over seeds) of
+    every metric, per setting; best mean held-out accuracy first."""
+    import pandas as pd
+    from scipy import stats
+
+    keys = [c for c in SETTING_COLUMNS if c in results.columns]
+    frame = results.copy()
+    for c in keys:  # settings group as text; an empty one (a baseline's lambda) as ""
+        frame[c] = frame[c].map(_setting_text).astype(object)
+    out = []
+    for setting, group in frame.groupby(keys, sort=False):
+        row = dict(zip(keys, setting, strict=True))
+        row["n_seeds"] = int(group["seed"].nunique())
+        for metric in METRICS:
+            if metric not in group:
+                continue
+            values = pd.to_numeric(group[metric], errors="coerce").dropna().to_numpy(float)
+            if not len(values):
+                continue
+            mean = float(values.mean())
+            sd = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+            half = (
+                float(stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)))
+                if len(values) > 1
+                else float("nan")
+            )
+            row[f"{metric}_mean"] = mean
+            row[f"{metric}_sd"] = sd
+            row[f"{metric}_ci95_low"] = mean - half
+            row[f"{metric}_ci95_high"] = mean + half
+        out.append(row)
+    summary = pd.DataFrame(out)
+    return summary.sort_values("test_accuracy_mean", ascending=False, kind="stable").reset_index(
+        drop=True
+    )

@@ -1,0 +1,195 @@
+"""Sweeps: one program per slice of seeds, rows that match single runs, CIs, resume."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import aelab
+from aelab.cli import main
+from aelab.errors import ConfigError
+from aelab.experiment import train_and_evaluate
+from aelab.sweep import SweepConfig, load_sweep_config, summarise, sweep
+
+BASE = aelab.RunConfig(
+    train=aelab.TrainConfig(pretrain_steps=300, finetune_steps=400, snapshot_every=100)
+)
+GRID = SweepConfig(
+    base=BASE, seeds=(0, 1, 2), labels=(3, None), recon_weights=(0.3, 1.0), seeds_per_slice=2
+)
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    return sweep(GRID, out=tmp_path_factory.mktemp("sweeps"), name="grid")
+
+
+def test_one_row_per_model_and_baseline(small_sweep):
+    rows = small_sweep.results
+    ours = rows[rows["kind"] == "aelab"]
+    # per seed and label count: supervised, finetune, and 2 lambdas of the two recon strategies
+    assert len(ours) == 3 * 2 * (2 + 2 * 2)
+    assert len(rows[rows["kind"] == "baseline"]) == 3 * 2 * 5
+    assert set(rows["strategy"]) >= {"LabelSpreading", "MLP", "PCA + logistic regression"}
+    on_disk = pd.read_csv(small_sweep.sweep_dir / "results.csv")
+    assert len(on_disk) == len(rows)
+    assert (small_sweep.sweep_dir / "sweep.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("seed", "labels", "strategy", "lam"),
+    [(1, 3, "finetune-recon", 0.3), (2, None, "joint", 1.0), (0, 3, "finetune", None)],
+)
+def test_a_row_is_the_single_run_with_the_same_settings(small_sweep, seed, labels, strategy, lam):
+    config = aelab.RunConfig(
+        seed=seed,
+        strategies=(strategy,),
+        data=aelab.DataConfig(labels=labels),
+        train=aelab.TrainConfig(
+            pretrain_steps=300, finetune_steps=400, snapshot_every=100, recon_weight=lam or 1.0
+        ),
+    )
+    alone = train_and_evaluate(config).metrics["strategies"][strategy]
+    rows = small_sweep.results
+    pick = (rows["seed"] == seed) & (rows["strategy"] == strategy)
+    pick &= rows["labels"].astype(str) == ("all" if labels is None else str(labels))
+    if lam is not None:
+        pick &= rows["recon_weight"] == lam
+    (row,) = rows[pick].to_dict("records")
+    assert abs(row["test_accuracy"] - alone["test_accuracy"]) <= 1 / 75 + 1e-9
+    for metric in ("cka_to_pretrained", "test_reconstruction_mse", "reconstruction_drift"):
+        assert row[metric] == pytest.approx(alone[metric], rel=1e-3, abs=1e-4), metric
+
+
+def test_summary_holds_mean_sd_and_a_t_interval(small_sweep):
+    rows, summary = small_sweep.results, small_sweep.summary
+    values = rows[
+        (rows["strategy"] == "joint")
+        & (rows["recon_weight"] == 1.0)
+        & (rows["labels"].astype(str) == "3")
+    ]["test_accuracy"].to_numpy()
+    (line,) = summary[
+        (summary["strategy"] == "joint")
+        & (summary["recon_weight"] == "1.0")
+        & (summary["labels"] == "3")
+    ].to_dict("records")
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / math.sqrt(3)
+    assert line["n_seeds"] == 3
+    assert line["test_accuracy_mean"] == pytest.approx(values.mean())
+    assert line["test_accuracy_sd"] == pytest.approx(values.std(ddof=1))
+    assert line["test_accuracy_ci95_low"] == pytest.approx(values.mean() - half)
+    assert line["test_accuracy_ci95_high"] == pytest.approx(values.mean() + half)
+    means = summary["test_accuracy_mean"].to_numpy()
+    assert (np.diff(means) <= 1e-12).all()  # best first
+    saved = pd.read_csv(small_sweep.sweep_dir / "summary.csv")
+    assert len(saved) == len(summary)
+
+
+def test_an_interrupted_sweep_keeps_its_slices_and_resumes(tmp_path, monkeypatch, small_sweep):
+    import aelab.sweep as module
+
+    real, calls = module._train_slice, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[3])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_train_slice", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(GRID, out=tmp_path, name="cut")
+    folder = tmp_path / "cut"
+    kept = pd.read_csv(folder / "results.csv")
+    assert sorted(set(kept["seed"])) == [0, 1]  # the first slice, written whole
+    assert not (folder / "summary.csv").exists()
+    monkeypatch.setattr(module, "_train_slice", real)
+    done = sweep(resume=folder)
+    assert sorted(set(done.results["seed"])) == [0, 1, 2]
+    key = ["seed", "labels", "kind", "strategy", "recon_weight"]
+
+    def tidy(frame):
+        frame = frame.assign(labels=frame["labels"].astype(str))
+        return frame.sort_values(key).reset_index(drop=True)[[*key, "test_accuracy"]]
+
+    pd.testing.assert_frame_equal(tidy(done.results), tidy(small_sweep.results), atol=1e-9)
+
+
+def test_outer_settings_compile_once_each(tmp_path):
+    grid = SweepConfig(
+        base=aelab.RunConfig(
+            strategies=("finetune-recon",),
+            train=aelab.TrainConfig(pretrain_steps=100, finetune_steps=100, snapshot_every=100),
+        ),
+        seeds=(0, 1),
+        codes=(2, 3),
+        baselines=False,
+    )
+    result = sweep(grid, out=tmp_path, name="codes")
+    assert sorted(set(result.results["code"])) == [2, 3]
+    assert len(result.results) == 4 and "code" in result.summary.columns
+
+
+def test_a_toml_sweep_round_trips(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        "strategies = ['joint']\n[data]\ndataset = 'wine'\n"
+        "[sweep]\nseeds = 4\nlabels = [2, 'all']\nrecon_weights = [0, 1]\n"
+    )
+    config = load_sweep_config(path)
+    assert config.seeds == (0, 1, 2, 3) and config.labels == (2, None)
+    assert config.recon_weights == (0.0, 1.0) and config.base.data.dataset == "wine"
+    assert SweepConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--labels", "3,x"], "--labels: expected comma-separated counts per class or 'all'"),
+        (["--labels", "0"], "sweep: data.labels must be an integer >= 1"),
+        (["--seeds", "0"], "sweep.seeds must be a count >= 1"),
+        (["--recon-weight", "1,-1"], "train.recon_weight must be >= 0"),
+        (["--lr", "0.1,0.1"], "sweep.learning_rates lists a value twice"),
+        (["--strategies", "magic"], "unknown strategy 'magic'"),
+        (["--resume", "nowhere"], "'nowhere' is not a sweep folder"),
+    ],
+)
+def test_bad_sweep_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", *args, "--out", "sweeps"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.startswith("aelab: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "sweeps").exists()
+
+
+def test_cli_sweep_prints_the_summary_and_writes_the_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(
+            ["sweep", "--seeds", "2", "--labels", "3", "--recon-weight", "0.5",
+             "--strategies", "supervised,joint", "--pretrain-steps", "50",
+             "--finetune-steps", "50", "--no-baselines", "--out", str(tmp_path), "--name", "s"]
+        )  # fmt: skip
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    assert "best first" in out and "joint" in out and "supervised" in out
+    assert load_sweep_config(tmp_path / "s" / "sweep.toml").seeds == (0, 1)
+    assert len(pd.read_csv(tmp_path / "s" / "results.csv")) == 4
+
+
+def test_summarise_needs_no_folder():
+    rows = pd.DataFrame(
+        {"seed": [0, 1], "labels": ["all", "all"], "kind": ["aelab"] * 2,
+         "strategy": ["joint"] * 2, "recon_weight": [1.0, 1.0], "learning_rate": [0.01] * 2,
+         "test_accuracy": [0.8, 0.9]}
+    )  # fmt: skip
+    (line,) = summarise(rows).to_dict("records")
+    assert line["test_accuracy_mean"] == pytest.approx(0.85)
+
+
+def test_greedy_pretraining_is_refused():
+    with pytest.raises(ConfigError, match="sweeps pretrain end to end"):
+        SweepConfig(base=aelab.RunConfig(train=aelab.TrainConfig(pretraining="greedy")))
