@@ -137,3 +137,37 @@ def test_a_batch_larger_than_the_data_warns_and_trains_full_batch(iris):
     X, y = iris
     with pytest.warns(UserWarning, match="batch_size=500 is not smaller than the 150"):
         AutoencoderClassifier(batch_size=500, **FAST).fit(X, y)
+
+
+def test_numpy_numbers_from_search_grids_are_accepted(iris):
+    X, y = iris
+    clf = AutoencoderClassifier(
+        code=np.int64(3), hidden=(np.int64(6),), pretrain_steps=np.int64(100),
+        finetune_steps=np.int64(200), learning_rate=np.float32(0.01),
+    ).fit(X, y)  # fmt: skip
+    assert clf.transform(X).shape == (150, 3)
+    search = GridSearchCV(AutoencoderClassifier(**FAST), {"code": np.arange(2, 4)}, cv=2)
+    assert search.fit(X, y).best_params_["code"] in (2, 3)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"pretrain_steps": "20"}, "train.pretrain_steps must be an integer >= 1, got '20'"),
+        ({"finetune_steps": None}, "train.finetune_steps must be an integer >= 1, got None"),
+        ({"batch_size": "10"}, "train.batch_size must be an integer >= 1, got '10'"),
+        ({"strategy": ["joint"]}, "strategy: unknown strategy ['joint']"),
+    ],
+)
+def test_parameters_of_the_wrong_type_are_value_errors_too(iris, params, message):
+    X, y = iris
+    with pytest.raises(ConfigError) as info:
+        AutoencoderClassifier(**params).fit(X, y)
+    assert message in str(info.value)
+
+
+def test_minus_one_as_a_class_is_explained(iris):
+    X, y = iris
+    signs = np.where(y == 0, -1, 1)
+    with pytest.raises(ValueError, match=r"-1 marks an unlabelled sample; if -1 is one of"):
+        AutoencoderClassifier(**FAST).fit(X, signs)

@@ -193,3 +193,84 @@ def test_summarise_needs_no_folder():
 def test_greedy_pretraining_is_refused():
     with pytest.raises(ConfigError, match="sweeps pretrain end to end"):
         SweepConfig(base=aelab.RunConfig(train=aelab.TrainConfig(pretraining="greedy")))
+
+
+def test_noise_spellings_are_one_setting():
+    grid = SweepConfig(base=BASE, noises=("None", "gaussian:.3"))
+    assert grid.noises == ("none", "gaussian:0.3")
+    with pytest.raises(ConfigError, match="sweep.noises lists a value twice"):
+        SweepConfig(base=BASE, noises=("none", " None"))
+    with pytest.raises(ConfigError, match="sweep.seeds must be a list of plain values"):
+        SweepConfig(base=BASE, seeds=([1],))
+
+
+def test_a_noise_sweep_resumes_without_repeating_seeds(tmp_path, monkeypatch):
+    import aelab.sweep as module
+
+    grid = SweepConfig(
+        base=aelab.RunConfig(
+            strategies=("joint",),
+            train=aelab.TrainConfig(pretrain_steps=50, finetune_steps=50, snapshot_every=50),
+        ),
+        seeds=(0, 1),
+        noises=("None",),
+        seeds_per_slice=1,
+        baselines=False,
+    )
+    real, calls = module._train_slice, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_train_slice", interrupted)
+    with pytest.raises(module.SweepInterrupted):
+        sweep(grid, out=tmp_path, name="n")
+    monkeypatch.setattr(module, "_train_slice", real)
+    done = sweep(resume=tmp_path / "n")
+    assert sorted(done.results["seed"]) == [0, 1]
+    (line,) = done.summary.to_dict("records")
+    assert line["n_seeds"] == 2 and line["noise"] == "none"
+
+
+def test_bad_data_leaves_no_sweep_folder(tmp_path):
+    grid = SweepConfig(
+        base=aelab.RunConfig(data=aelab.DataConfig(dataset=str(tmp_path / "missing.csv")))
+    )
+    with pytest.raises(aelab.DataError):
+        sweep(grid, out=tmp_path / "sweeps", name="x")
+    big = SweepConfig(base=aelab.RunConfig(train=aelab.TrainConfig(batch_size=1000)))
+    with pytest.raises(ConfigError, match="train.batch_size=1000 is not smaller"):
+        sweep(big, out=tmp_path / "sweeps", name="y")
+    assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+
+
+def test_cli_interrupt_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    import aelab.sweep as module
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "_train_slice", stop)
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "--seeds", "2", "--out", str(tmp_path), "--name", "cut"])
+    assert info.value.code == 130
+    assert f"aelab sweep --resume {tmp_path / 'cut'}" in capsys.readouterr().err
+    assert (tmp_path / "cut" / "sweep.toml").is_file()
+
+
+def test_the_figure_draws_one_line_per_setting(small_sweep, tmp_path):
+    from aelab.plots import sweep_figure
+
+    rows = small_sweep.results.copy()
+    twin = rows[rows["kind"] == "aelab"].assign(learning_rate=0.05)
+    fig = sweep_figure(pd.concat([rows, twin]))
+    cka = fig.axes[1]
+    labels = [line.get_label() for line in cka.get_lines()]
+    assert len(labels) == len(set(labels))
+    assert any("learning_rate=0.05" in label for label in labels)
+    for line in cka.get_lines():
+        x = np.asarray(line.get_xdata(), float)
+        assert len(x) < 2 or (np.diff(x) > 0).all()  # never back to the same lambda

@@ -375,7 +375,7 @@ def sweep_command(
     **settings,
 ) -> None:
     """Train seeds x labels x lambda x strategies at once, with CIs and baselines."""
-    from aelab.sweep import SweepConfig, load_sweep_config, sweep
+    from aelab.sweep import SweepConfig, SweepInterrupted, load_sweep_config, sweep
 
     sweep_config = None
     if resume is None:
@@ -403,11 +403,25 @@ def sweep_command(
         grid.update({k: v for k, v in lists.items() if v is not None})
         sweep_config = SweepConfig.from_dict(raw)
     if quiet:
-        result = sweep(sweep_config, out=out, name=name, resume=resume)
+        try:
+            result = sweep(sweep_config, out=out, name=name, resume=resume)
+        except SweepInterrupted as stop:
+            click.echo(
+                f"aelab: interrupted; finish with: aelab sweep --resume {stop.sweep_dir}", err=True
+            )
+            raise SystemExit(130) from None
         click.echo(str(result.sweep_dir))
         return
-    with _RichProgress(Console(stderr=True)) as progress:
-        result = sweep(sweep_config, out=out, name=name, resume=resume, progress=progress)
+    try:
+        with _RichProgress(Console(stderr=True)) as progress:
+            result = sweep(sweep_config, out=out, name=name, resume=resume, progress=progress)
+    except SweepInterrupted as stop:
+        click.echo(
+            f"aelab: interrupted; {stop.sweep_dir} keeps {stop.n_rows} finished rows; "
+            f"finish it with: aelab sweep --resume {stop.sweep_dir}",
+            err=True,
+        )
+        raise SystemExit(130) from None
     console = Console(width=max(110, Console().width))
     console.print(_sweep_table(result.summary))
     console.print(
@@ -419,7 +433,7 @@ def _sweep_table(summary) -> Table:
     """The summary, best mean held-out accuracy first."""
     ours = summary[summary["kind"] == "aelab"]
     columns = [c for c in ("labels", "code", "noise", "beta", "recon_weight", "learning_rate")
-               if c in summary.columns and ours[c].nunique() > 1]  # fmt: skip
+               if c in summary.columns and ours.loc[ours[c] != "", c].nunique() > 1]  # fmt: skip
     names = {"recon_weight": "λ", "learning_rate": "lr"}
     table = Table(box=box.SIMPLE_HEAD, title="held-out accuracy over seeds, best first")
     table.add_column("kind", no_wrap=True)

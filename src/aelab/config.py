@@ -177,7 +177,12 @@ class ModelConfig:
         _require_int("model", "code", self.code, 1, "the original experiment uses 2")
         for name in ("activation", "code_activation"):
             _require_choice("model", name, getattr(self, name), ACTIVATIONS, "activation")
-        parse_noise(self.noise)
+        # One spelling per noise ("None", " none", "gaussian:.3" -> "none", "gaussian:0.3"),
+        # so that equal settings compare equal (sweeps, resumed sweeps).
+        noise = parse_noise(self.noise)
+        object.__setattr__(
+            self, "noise", "none" if noise is None else f"{noise.kind}:{noise.level:g}"
+        )
         p = _require_number("model", "dropout", self.dropout)
         if not 0 <= p < 1:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}; try 0.1")

@@ -19,6 +19,7 @@ the cross-entropy never sees it, the reconstruction term (and pretraining) does.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -81,19 +82,42 @@ class _AutoencoderBase(BaseEstimator):
     # -- shared pieces -------------------------------------------------------------------
 
     def _model_config(self) -> ModelConfig:
+        hidden = self.hidden
+        if isinstance(hidden, list | tuple | np.ndarray):
+            hidden = tuple(_plain(h) for h in hidden)
         return ModelConfig(
-            hidden=tuple(self.hidden) if isinstance(self.hidden, list | tuple) else self.hidden,
-            code=self.code,
+            hidden=hidden,
+            code=_plain(self.code),
             activation=self.activation,
             code_activation=self.code_activation,
             noise=self.noise,
-            dropout=self.dropout,
-            batch_norm=self.batch_norm,
+            dropout=_plain(self.dropout),
+            batch_norm=_plain(self.batch_norm),
             family=self.family,
-            beta=self.beta,
-            ladder_noise=self.ladder_noise,
+            beta=_plain(self.beta),
+            ladder_noise=_plain(self.ladder_noise),
             ladder_weights=self.ladder_weights,
         )
+
+    def _train_config(self, n_samples: int, **extra) -> TrainConfig:
+        """The optimisation settings, checked by the same rules as ``aelab run``'s."""
+        steps = {k: _plain(v) for k, v in extra.items()}
+        config = TrainConfig(
+            learning_rate=_plain(self.learning_rate),
+            pretrain_steps=_plain(self.pretrain_steps),
+            batch_size=_plain(self.batch_size),
+            **steps,
+        )
+        longest = max(config.pretrain_steps, config.finetune_steps)
+        size = config.batch_size
+        if size is not None and size >= n_samples:
+            warnings.warn(
+                f"batch_size={size} is not smaller than the {n_samples} samples; training "
+                "full-batch",
+                stacklevel=3,
+            )
+            size = None
+        return dataclasses.replace(config, snapshot_every=longest, batch_size=size)
 
     def _seed(self) -> int:
         """``random_state`` as a seed: ``None`` is 0, so that fits are reproducible."""
@@ -107,17 +131,6 @@ class _AutoencoderBase(BaseEstimator):
                 f"random_state must be None, an integer >= 0 or a RandomState, got {state!r}"
             )
         return int(state) % 2**32
-
-    def _batch_size(self, n_samples: int) -> int | None:
-        size = self.batch_size
-        if size is not None and size >= n_samples:
-            warnings.warn(
-                f"batch_size={size} is not smaller than the {n_samples} samples; training "
-                "full-batch",
-                stacklevel=3,
-            )
-            return None
-        return size
 
     def _fit_scaling(self, X: np.ndarray) -> np.ndarray:
         if self.scaling not in SCALINGS:
@@ -203,7 +216,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, _AutoencoderBase)
         """Train on ``X`` (n_samples, n_features) and labels ``y``; ``-1`` is unlabelled."""
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        if self.strategy not in STRATEGIES:
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"strategy: unknown strategy {self.strategy!r}; choose one of "
                 f"{', '.join(STRATEGIES)}"
@@ -211,19 +224,19 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, _AutoencoderBase)
         labelled = y != -1 if y.dtype.kind in "iuf" else np.ones(len(y), bool)
         classes = np.unique(y[labelled])
         if len(classes) < 2:
+            hint = (
+                " (-1 marks an unlabelled sample; if -1 is one of your classes, relabel y)"
+                if (~labelled).any()
+                else ""
+            )
             raise ValueError(
                 f"{type(self).__name__} needs labelled samples of at least two classes; got "
-                f"{len(classes)} class(es): {classes.tolist()}"
+                f"{len(classes)} class(es): {classes.tolist()}{hint}"
             )
         model_config = self._model_config()
         spec = STRATEGIES[self.strategy]
-        train = TrainConfig(
-            learning_rate=self.learning_rate,
-            pretrain_steps=self.pretrain_steps,
-            finetune_steps=self.finetune_steps,
-            recon_weight=self.recon_weight,
-            snapshot_every=max(self.pretrain_steps, self.finetune_steps),
-            batch_size=self._batch_size(len(X)),
+        train = self._train_config(
+            len(X), finetune_steps=self.finetune_steps, recon_weight=self.recon_weight
         )
         x = self._fit_scaling(X)
         codes = np.where(labelled, np.searchsorted(classes, np.where(labelled, y, classes[0])), 0)
@@ -285,12 +298,7 @@ class AutoencoderTransformer(TransformerMixin, _AutoencoderBase):
                 "family: a ladder network cannot decode a code alone, so it is not a "
                 "transformer; use family='ae' or 'vae', or AutoencoderClassifier"
             )
-        train = TrainConfig(
-            learning_rate=self.learning_rate,
-            pretrain_steps=self.pretrain_steps,
-            snapshot_every=self.pretrain_steps,
-            batch_size=self._batch_size(len(X)),
-        )
+        train = self._train_config(len(X))
         x = self._fit_scaling(X)
         model = build_model(model_config, X.shape[1], 1)
         root = jax.random.key(self._seed())
@@ -303,7 +311,7 @@ class AutoencoderTransformer(TransformerMixin, _AutoencoderBase):
             recon_weight=np.ones(1),
             learning_rate=train.learning_rate,
             steps=train.pretrain_steps,
-            snapshot_every=train.snapshot_every,
+            snapshot_every=train.pretrain_steps,
             key=jax.random.fold_in(root, 1),
             noise=parse_noise(model_config.noise),
             batch_size=train.batch_size,
@@ -326,6 +334,17 @@ class AutoencoderTransformer(TransformerMixin, _AutoencoderBase):
             )
         x_hat = np.asarray(self.model_.decode(self.params_, jnp.asarray(codes, jnp.float32)))
         return x_hat.astype(np.float64) * self.scale_ + self.shift_
+
+
+def _plain(value):
+    """NumPy scalars (from ``np.arange`` grids, scipy distributions) as Python numbers."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
 
 
 __all__ = ["AutoencoderClassifier", "AutoencoderTransformer"]

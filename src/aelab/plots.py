@@ -312,12 +312,16 @@ def sweep_figure(results) -> Figure:
         (cka, "cka_to_pretrained", "How much of the pretrained code survives"),
         (drift, "reconstruction_drift", "Reconstruction drift (held-out MSE change)"),
     ):
-        for (strategy, labels), group in recon.groupby(["strategy", "labels"], sort=False):
+        extra = [c for c, v in varies.items() if v]  # one line per every other setting
+        for setting, group in recon.groupby(["strategy", "labels", *extra], sort=False):
+            strategy, labels, *rest = setting
             group = group.assign(lam=group["recon_weight"].astype(float)).sort_values("lam")
             tag = "all labels" if labels == "all" else f"{labels}/class"
+            more = "".join(f", {c}={v}" for c, v in zip(extra, rest, strict=True))
             (line,) = ax.plot(
-                group["lam"], group[f"{metric}_mean"], marker="o", label=f"{strategy}, {tag}"
-            )
+                group["lam"], group[f"{metric}_mean"], marker="o",
+                label=f"{strategy}, {tag}{more}",
+            )  # fmt: skip
             ax.fill_between(
                 group["lam"],
                 group[f"{metric}_ci95_low"],
@@ -325,14 +329,20 @@ def sweep_figure(results) -> Figure:
                 color=line.get_color(),
                 alpha=0.2,
             )
-        finetune = ours[ours["strategy"] == "finetune"]
-        for _, row in finetune.iterrows():
+        for _, row in ours[ours["strategy"] == "finetune"].iterrows():
             tag = "all labels" if row["labels"] == "all" else f"{row['labels']}/class"
+            more = "".join(f", {c}={row[c]}" for c in extra)
             ax.axhline(
-                row[f"{metric}_mean"], color="grey", linestyle=":", label=f"finetune (λ = 0), {tag}"
-            )
-        if recon["recon_weight"].astype(float).min() > 0 and recon["recon_weight"].nunique() > 2:
-            ax.set_xscale("log")
+                row[f"{metric}_mean"], color="grey", linestyle=":",
+                label=f"finetune (λ = 0), {tag}{more}",
+            )  # fmt: skip
+        lams = np.unique(recon["recon_weight"].astype(float))
+        positive = lams[lams > 0]
+        if len(lams) > 2 and len(positive) and positive.max() / positive.min() >= 100:
+            if lams.min() > 0:
+                ax.set_xscale("log")
+            else:  # λ = 0 stays on the axis: linear below the smallest positive λ
+                ax.set_xscale("symlog", linthresh=positive.min())
         ax.set_xlabel("λ (reconstruction weight)")
         ax.set_title(title)
         ax.legend(fontsize=7)

@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import math
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from aelab.config import MAX_SEED, RunConfig, read_toml
 from aelab.corruption import parse_noise
 from aelab.data import Split, split_dataset
 from aelab.datafiles import load_data
-from aelab.errors import ConfigError, TrainingError
+from aelab.errors import AelabError, ConfigError, TrainingError
 from aelab.models import build_model
 from aelab.rundir import resolve_run_dir
 from aelab.strategies import STRATEGIES
@@ -99,10 +100,18 @@ class SweepConfig:
             if isinstance(value, list):
                 value = tuple(value)
                 object.__setattr__(self, name, value)
+            if name == "noises" and isinstance(value, tuple):  # one spelling per noise
+                value = tuple(
+                    _with(self.base, {"model.noise": v}).model.noise if isinstance(v, str) else v
+                    for v in value
+                )
+                object.__setattr__(self, name, value)
             if not isinstance(value, tuple):
                 raise ConfigError(f"sweep.{name} must be a list, got {value!r}")
             if name not in OUTER and not value:
                 raise ConfigError(f"sweep.{name} must hold at least one value")
+            if not all(isinstance(v, int | float | str) or v is None for v in value):
+                raise ConfigError(f"sweep.{name} must be a list of plain values, got {value!r}")
             if len(set(value)) != len(value):
                 raise ConfigError(f"sweep.{name} lists a value twice: {list(value)}")
         for seed in self.seeds:
@@ -158,7 +167,8 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str | None = None) -> SweepConfig:
-        """Read the TOML form; a config without [sweep] is a one-seed sweep of that run."""
+        """Read the TOML form: a run config plus a [sweep] table. Unset grid lists take the
+        run's value (its labels, lambda, learning rate); unset seeds are 0-4."""
         raw = dict(raw)
         grid = raw.pop("sweep", {})
         prefix = f"{source}: " if source else ""
@@ -262,12 +272,7 @@ def _train_slice(
     """Train every model of ``seeds`` (one group a seed) and return their result rows."""
     splits = [_splits(run, dataset, s, config.labels) for s in seeds]
     first = [sp[config.labels[0]] for sp in splits]
-    n_train = first[0].n_train
-    if run.train.batch_size is not None and run.train.batch_size >= n_train:
-        raise ConfigError(
-            f"train.batch_size={run.train.batch_size} is not smaller than the {n_train:,} "
-            "training samples; leave it unset to train on all of them at every step"
-        )
+    _check_batch_size(run, first[0].n_train)
     model = build_model(run.model, first[0].x.shape[1], dataset.n_classes)
     noise = parse_noise(run.model.noise)
     roots = [jax.random.key(s) for s in seeds]
@@ -380,6 +385,14 @@ def _train_slice(
     return rows
 
 
+def _check_batch_size(run: RunConfig, n_train: int) -> None:
+    if run.train.batch_size is not None and run.train.batch_size >= n_train:
+        raise ConfigError(
+            f"train.batch_size={run.train.batch_size} is not smaller than the {n_train:,} "
+            "training samples; leave it unset to train on all of them at every step"
+        )
+
+
 def _describe(m: _Model) -> str:
     lam = "" if m.recon_weight is None else f", lambda {m.recon_weight:g}"
     labels = "all labels" if m.labels is None else f"{m.labels} labels per class"
@@ -466,6 +479,15 @@ def _baselines(split: Split, run: RunConfig) -> dict[str, float]:
 # -- the folder -----------------------------------------------------------------------------
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by the user; its folder keeps every finished slice."""
+
+    def __init__(self, sweep_dir: Path, n_rows: int) -> None:
+        super().__init__(f"sweep interrupted; {sweep_dir} keeps {n_rows} finished rows")
+        self.sweep_dir = sweep_dir
+        self.n_rows = n_rows
+
+
 @dataclass(frozen=True)
 class SweepResult:
     """What :func:`sweep` returns: the folder, every row, and the summary."""
@@ -510,36 +532,50 @@ def sweep(
                 f"{str(sweep_dir)!r} is not a sweep folder (no sweep.toml); check the path"
             )
         config = load_sweep_config(sweep_dir / "sweep.toml")
-        done = (
-            pd.read_csv(sweep_dir / "results.csv")
+        done = (  # settings as written ("none" stays text), empty cells as missing
+            pd.read_csv(sweep_dir / "results.csv", keep_default_na=False, na_values=[""])
             if (sweep_dir / "results.csv").is_file()
             else pd.DataFrame()
         )
     else:
         config = SweepConfig() if config is None else config
         sweep_dir = resolve_run_dir(out, name)
-        sweep_dir.mkdir(parents=True)
-        _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config))
         done = pd.DataFrame()
 
+    # Everything that can be checked before training is checked before the folder exists:
+    # the data of every variant, its split and labels for the first seed, the batch size.
+    datasets: dict[str, Any] = {}
+    for run in config.variants():
+        key = repr(run.data)
+        if key not in datasets:
+            datasets[key] = load_data(run.data)[0]
+        first = _splits(run, datasets[key], config.seeds[0], config.labels)
+        _check_batch_size(run, next(iter(first.values())).n_train)
+    fresh = resume is None
+    if fresh:
+        sweep_dir.mkdir(parents=True)
+        _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config))
+
     rows: list[dict[str, Any]] = done.to_dict("records") if len(done) else []
-    variants = config.variants()
     work = []
-    for run in variants:
+    for run in config.variants():
         finished = _finished_seeds(done, run, config)
         todo = [s for s in config.seeds if s not in finished]
         for start in range(0, len(todo), config.seeds_per_slice):
             work.append((run, todo[start : start + config.seeds_per_slice]))
-    datasets: dict[str, Any] = {}
     for n, (run, seeds) in enumerate(work, start=1):
-        key = repr(run.data)
-        if key not in datasets:
-            datasets[key] = load_data(run.data)[0]
         label = f"slice {n}/{len(work)}"
         slice_progress = None
         if progress is not None:
             slice_progress = lambda phase, d, t, label=label: progress(f"{label}: {phase}", d, t)  # noqa: E731
-        rows.extend(_train_slice(run, config, datasets[key], seeds, slice_progress))
+        try:
+            rows.extend(_train_slice(run, config, datasets[repr(run.data)], seeds, slice_progress))
+        except KeyboardInterrupt:
+            raise SweepInterrupted(sweep_dir, len(rows)) from None
+        except AelabError:
+            if fresh and not rows:  # nothing finished: leave nothing behind
+                shutil.rmtree(sweep_dir, ignore_errors=True)
+            raise
         _write_atomic(sweep_dir / "results.csv", _frame(rows).to_csv(index=False))
     results = _frame(rows)
     if not (sweep_dir / "results.csv").is_file():
@@ -562,7 +598,8 @@ def _finished_seeds(done, run: RunConfig, config: SweepConfig) -> set[int]:
     for name, dotted in OUTER.items():
         if getattr(config, name):
             section, key = dotted.split(".")
-            mask &= done[name[:-1]].astype(str) == str(getattr(getattr(run, section), key))
+            value = _setting_text(getattr(getattr(run, section), key))
+            mask &= done[name[:-1]].map(_setting_text) == value
     return {int(s) for s in done.loc[mask, "seed"]}
 
 
@@ -570,6 +607,7 @@ def _frame(rows: list[dict[str, Any]]):
     import pandas as pd
 
     frame = pd.DataFrame(rows)
+    frame["labels"] = frame["labels"].map(str)  # "all" or a count, the same after a resume
     front = ["seed", "labels", "kind", "strategy", "recon_weight", "learning_rate"]
     front = [c for c in front if c in frame.columns]
     outer = [n[:-1] for n in OUTER if n[:-1] in frame.columns]
@@ -605,6 +643,8 @@ def summarise(results):
     frame = results.copy()
     for c in keys:  # settings group as text; an empty one (a baseline's lambda) as ""
         frame[c] = frame[c].map(_setting_text).astype(object)
+    # One row per seed and setting: a repeated row must not narrow the interval.
+    frame = frame.drop_duplicates(subset=["seed", *keys], keep="last")
     out = []
     for setting, group in frame.groupby(keys, sort=False):
         row = dict(zip(keys, setting, strict=True))

@@ -169,7 +169,9 @@ def _chunk_fn(
         (params, opt_state, key), parts = jax.lax.scan(
             step, (params, opt_state, key), length=n_steps
         )
-        return params, opt_state, key, parts, model.encode(params, batch.x)
+        # A sweep's groups keep no snapshots: only a run pays for every sample's code.
+        codes = None if grouped else model.encode(params, batch.x)
+        return params, opt_state, key, parts, codes
 
     if not grouped:
         return jax.jit(jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, None)))
