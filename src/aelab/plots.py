@@ -260,7 +260,7 @@ def sweep_figure(results) -> Figure:
     from aelab.sweep import summarise
 
     summary = summarise(results)
-    fig = Figure(figsize=(16, 4.8), layout="constrained")
+    fig = Figure(figsize=(19, 5.2), layout="constrained")
     acc, cka, drift = fig.subplots(1, 3)
     order = list(dict.fromkeys(str(v) for v in results["labels"]))
     order.sort(key=lambda v: (v == "all", int(v) if v.isdigit() else 0))
@@ -305,7 +305,7 @@ def sweep_figure(results) -> Figure:
     acc.set_xlabel("labelled training samples")
     acc.set_ylabel("held-out accuracy (mean, 95% CI)")
     acc.set_title("Does it help? Accuracy against labels")
-    acc.legend(fontsize=7, loc="lower right")
+    acc.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
     recon = summary[(summary["kind"] == "aelab") & (summary["recon_weight"] != "")]
     for ax, metric, title in (
@@ -343,6 +343,7 @@ def sweep_figure(results) -> Figure:
                 ax.set_xscale("log")
             else:  # λ = 0 stays on the axis: linear below the smallest positive λ
                 ax.set_xscale("symlog", linthresh=positive.min())
+                ax.set_xlim(0, positive.max() * 1.5)
         ax.set_xlabel("λ (reconstruction weight)")
         ax.set_title(title)
         ax.legend(fontsize=7)
