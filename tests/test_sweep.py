@@ -274,3 +274,29 @@ def test_the_figure_draws_one_line_per_setting(small_sweep, tmp_path):
     for line in cka.get_lines():
         x = np.asarray(line.get_xdata(), float)
         assert len(x) < 2 or (np.diff(x) > 0).all()  # never back to the same lambda
+
+
+def test_the_gain_over_supervised_is_paired_by_seed(small_sweep):
+    rows, summary = small_sweep.results, small_sweep.summary
+    pick = (rows["labels"].astype(str) == "3") & (rows["kind"] == "aelab")
+    sup = rows[pick & (rows["strategy"] == "supervised")].set_index("seed")["test_accuracy"]
+    joint = rows[pick & (rows["strategy"] == "joint") & (rows["recon_weight"] == 0.3)]
+    gains = (joint.set_index("seed")["test_accuracy"] - sup).to_numpy()
+    (line,) = summary[
+        (summary["strategy"] == "joint")
+        & (summary["recon_weight"] == "0.3")
+        & (summary["labels"] == "3")
+    ].to_dict("records")
+    half = stats.t.ppf(0.975, 2) * gains.std(ddof=1) / math.sqrt(3)
+    assert line["gain_over_supervised_mean"] == pytest.approx(gains.mean())
+    assert line["gain_over_supervised_ci95_low"] == pytest.approx(gains.mean() - half)
+    (ref,) = summary[(summary["strategy"] == "supervised") & (summary["labels"] == "3")].to_dict(
+        "records"
+    )
+    assert ref["gain_over_supervised_mean"] == 0.0
+    (lr,) = summary[(summary["strategy"] == "logistic regression") & (summary["labels"] == "3")][
+        "gain_over_supervised_mean"
+    ]
+    base = rows[(rows["strategy"] == "logistic regression") & (rows["labels"].astype(str) == "3")]
+    base = base.set_index("seed")["test_accuracy"]
+    assert lr == pytest.approx((base - sup).mean())

@@ -438,15 +438,23 @@ def _sweep_table(summary) -> Table:
     table = Table(box=box.SIMPLE_HEAD, title="held-out accuracy over seeds, best first")
     table.add_column("kind", no_wrap=True)
     table.add_column("strategy", no_wrap=True)
-    for column in (*columns, "seeds", "mean", "95% CI", "CKA to pretrained"):
+    gain = "gain_over_supervised_mean" in summary.columns
+    extra = ("vs supervised (95% CI)",) if gain else ()
+    for column in (*columns, "seeds", "mean", "95% CI", *extra, "CKA to pretrained"):
         table.add_column(names.get(column, column), justify="right", no_wrap=True)
     for _, row in summary.iterrows():
         low, high = row["test_accuracy_ci95_low"], row["test_accuracy_ci95_high"]
         ci = "-" if low != low else f"{low:.3f}-{high:.3f}"  # NaN with one seed
         cka = row.get("cka_to_pretrained_mean")
+        versus = ()
+        if gain:
+            d, lo, hi = (
+                row[f"gain_over_supervised_{k}"] for k in ("mean", "ci95_low", "ci95_high")
+            )
+            versus = ("" if d != d else f"{d:+.3f} ({lo:+.3f} to {hi:+.3f})",)
         table.add_row(
             row["kind"], row["strategy"], *(str(row[c]) for c in columns), str(row["n_seeds"]),
-            f"{row['test_accuracy_mean']:.3f}", ci,
+            f"{row['test_accuracy_mean']:.3f}", ci, *versus,
             "" if cka is None or cka != cka else f"{cka:.3f}",
         )  # fmt: skip
     return table

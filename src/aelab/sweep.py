@@ -636,9 +636,39 @@ def _setting_text(value) -> str:
     return str(value)
 
 
+GAIN = "gain_over_supervised"
+
+
+def _gain_over_supervised(frame, keys: list[str]):
+    """Each row's held-out accuracy minus that of ``supervised`` with the same seed, labels
+    and network (and learning rate, for aelab's rows): a paired difference, whose interval
+    over seeds is much tighter than the difference of two means' intervals."""
+    import pandas as pd
+
+    sup = frame[(frame["kind"] == "aelab") & (frame["strategy"] == "supervised")]
+    if sup.empty:
+        return frame
+    shared = ["seed", *(c for c in ("labels", "code", "noise", "beta") if c in keys)]
+    ours = frame["kind"] == "aelab"
+    same_lr = sup[[*shared, "learning_rate", "test_accuracy"]].rename(
+        columns={"test_accuracy": "_sup"}
+    )
+    any_lr = sup.drop_duplicates(subset=shared)[[*shared, "test_accuracy"]].rename(
+        columns={"test_accuracy": "_sup"}
+    )
+    parts = [
+        frame[ours].merge(same_lr, on=[*shared, "learning_rate"], how="left"),
+        frame[~ours].merge(any_lr, on=shared, how="left"),
+    ]
+    merged = pd.concat(parts, ignore_index=True)
+    merged[GAIN] = pd.to_numeric(merged["test_accuracy"]) - pd.to_numeric(merged["_sup"])
+    return merged.drop(columns="_sup")
+
+
 def summarise(results):
     """Mean, standard deviation and 95% confidence interval (Student's t over seeds) of
-    every metric, per setting; best mean held-out accuracy first."""
+    every metric, per setting, and of the paired gain over ``supervised`` (when it was
+    trained); best mean held-out accuracy first."""
     import pandas as pd
     from scipy import stats
 
@@ -648,11 +678,12 @@ def summarise(results):
         frame[c] = frame[c].map(_setting_text).astype(object)
     # One row per seed and setting: a repeated row must not narrow the interval.
     frame = frame.drop_duplicates(subset=["seed", *keys], keep="last")
+    frame = _gain_over_supervised(frame, keys)
     out = []
     for setting, group in frame.groupby(keys, sort=False):
         row = dict(zip(keys, setting, strict=True))
         row["n_seeds"] = int(group["seed"].nunique())
-        for metric in METRICS:
+        for metric in (*METRICS, GAIN):
             if metric not in group:
                 continue
             values = pd.to_numeric(group[metric], errors="coerce").dropna().to_numpy(float)
