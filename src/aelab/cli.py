@@ -460,6 +460,15 @@ def _sweep_table(summary) -> Table:
     return table
 
 
+@app.command("report")
+@click.argument("folder", type=click.Path(path_type=Path))
+def report_command(folder: Path) -> None:
+    """Write FOLDER/report.html: a run's or a finished sweep's page, self-contained, offline."""
+    from aelab.report import write_report
+
+    click.echo(str(write_report(folder)))
+
+
 @app.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option(

@@ -113,7 +113,7 @@ def run(
             ) from None
         outcome = train_and_evaluate(config, progress)
         try:
-            figures, checkpoints = write_run(outcome, tmp, plot_dims)
+            figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name)
         except OSError as exc:
             raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
         if run_dir.exists():  # appeared while we trained
@@ -142,10 +142,15 @@ def run(
 
 
 def write_run(
-    outcome: Outcome, run_dir: Path, plot_dims: tuple[int, int] | None = None
+    outcome: Outcome,
+    run_dir: Path,
+    plot_dims: tuple[int, int] | None = None,
+    name: str | None = None,
 ) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Write every file of a run folder into the existing folder ``run_dir``."""
+    """Write every file of a run folder into the existing folder ``run_dir``; ``name`` is
+    the run's name in its report (the folder's by default)."""
     from aelab.plots import plot_stages
+    from aelab.report import write_report
 
     split, ds = outcome.split, outcome.split.dataset
     (run_dir / "config.toml").write_text(dump_config(outcome.config), encoding="utf-8")
@@ -201,4 +206,5 @@ def write_run(
         checkpoints[stage] = path
 
     figures = {"stages": plot_stages(run_dir, dims=plot_dims)}
+    figures["report"] = write_report(run_dir, name=name)
     return figures, checkpoints

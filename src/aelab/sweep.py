@@ -591,6 +591,9 @@ def sweep(
     tmp = sweep_dir / ".sweep.tmp.png"
     sweep_figure(results).savefig(tmp, dpi=110)
     os.replace(tmp, figure)
+    from aelab.report import write_report
+
+    write_report(sweep_dir)
     return SweepResult(sweep_dir, config, results, summary, figure)
 
 

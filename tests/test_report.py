@@ -1,0 +1,88 @@
+"""report.html: self-contained, offline, the run's data inside, user strings escaped."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import aelab
+from aelab.cli import main
+from aelab.config import DataConfig, RunConfig, TrainConfig
+
+FAST = TrainConfig(pretrain_steps=100, finetune_steps=150, snapshot_every=50)
+
+
+def _data(page: str) -> dict:
+    block = re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S)
+    assert block is not None
+    return json.loads(block.group(1))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    result = aelab.run(RunConfig(train=FAST), out=tmp_path_factory.mktemp("runs"), name="r")
+    return result, (result.run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_every_run_writes_a_report_with_its_data(report):
+    result, page = report
+    assert result.figures["report"] == result.run_dir / "report.html"
+    data = _data(page)
+    assert data["classes"] == ["setosa", "versicolor", "virginica"]
+    assert len(data["samples"]["index"]) == 150 and sum(data["samples"]["train"]) == 75
+    names = [s["name"] for s in data["stages"]]
+    assert names == ["pretrained", "supervised", "finetune", "finetune-recon", "joint"]
+    final = np.asarray(data["stages"][-1]["frames"][-1])
+    np.testing.assert_allclose(final, result.codes["joint"], atol=1e-3)  # the 2-D code itself
+    assert data["stages"][1]["steps"][-1] == 150
+    assert set(data["regions"]) == {"supervised", "finetune", "finetune-recon", "joint"}
+    assert "held-out accuracy" in page and "r</h1>" in page
+
+
+def test_the_page_makes_no_request(report):
+    _, page = report
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<link" not in page and not re.search(r"<script[^>]*\bsrc=", page)
+    assert "@import" not in page and "url(" not in page
+    assert "default-src 'none'" in page  # and the browser is told to refuse any request
+
+
+def test_hostile_names_are_text(tmp_path):
+    rows = ["a,b,kind"] + [
+        f"{i},{i % 7},{'<script>alert(1)</script>' if i % 2 else 'x&y'}" for i in range(40)
+    ]
+    path = tmp_path / "evil<b>.csv"
+    path.write_text("\n".join(rows) + "\n")
+    config = RunConfig(strategies=("joint",), data=DataConfig(dataset=str(path)), train=FAST)
+    result = aelab.run(config, out=tmp_path / "runs", name="evil")
+    page = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in page
+    assert "evil<b>" not in page and "evil&lt;b&gt;.csv" in page
+    assert "<script>alert(1)</script>" in _data(page)["classes"]  # the name, intact as data
+
+
+def test_report_command_rewrites_and_refuses_other_folders(report, tmp_path, capsys):
+    result, page = report
+    (result.run_dir / "report.html").unlink()
+    with pytest.raises(SystemExit) as info:
+        main(["report", str(result.run_dir)])
+    assert info.value.code == 0
+    assert (result.run_dir / "report.html").read_text(encoding="utf-8") == page
+    with pytest.raises(SystemExit) as info:
+        main(["report", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "is neither a run folder" in err and err.count("\n") == 1
+
+
+def test_a_sweep_gets_a_report(tmp_path):
+    from aelab.sweep import SweepConfig, sweep
+
+    grid = SweepConfig(
+        base=RunConfig(strategies=("supervised", "joint"), train=FAST), seeds=(0, 1),
+        baselines=False,
+    )  # fmt: skip
+    result = sweep(grid, out=tmp_path, name="s")
+    page = (result.sweep_dir / "report.html").read_text(encoding="utf-8")
+    assert "aelab sweep: s" in page and "gain_over_supervised_mean" in page
+    assert "data:image/png;base64," in page
