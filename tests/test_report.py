@@ -86,3 +86,41 @@ def test_a_sweep_gets_a_report(tmp_path):
     page = (result.sweep_dir / "report.html").read_text(encoding="utf-8")
     assert "aelab sweep: s" in page and "gain_over_supervised_mean" in page
     assert "data:image/png;base64," in page
+
+
+def test_an_animation_of_the_code_moving(tmp_path):
+    from PIL import Image, ImageChops
+
+    config = RunConfig(strategies=("finetune", "joint"), train=FAST)
+    result = aelab.run(config, out=tmp_path, name="a", animation=True)
+    gif = result.figures["animation"]
+    assert gif == result.run_dir / "animation.gif"
+    with Image.open(gif) as image:
+        # 3 pretraining snapshots (0, 50, 100) + 4 fine-tuning (0, 50, 100, 150) + 8 frames
+        # resting on the end, 120 ms each (Pillow merges identical frames, adding durations)
+        durations = []
+        for k in range(image.n_frames):
+            image.seek(k)
+            durations.append(image.info["duration"])
+        assert sum(durations) == (3 + 4 + 8) * 120 and image.n_frames >= 5
+        image.seek(0)
+        first = image.convert("RGB")
+        image.seek(image.n_frames - 1)
+        last = image.convert("RGB")
+        assert image.size == (3 * 234 + 14, 260)
+    assert ImageChops.difference(first, last).getbbox() is not None  # the code moved
+
+
+def test_report_command_animation_needs_a_run(report, tmp_path, capsys):
+    from aelab.sweep import SweepConfig, sweep
+
+    result, _ = report
+    with pytest.raises(SystemExit) as info:
+        main(["report", str(result.run_dir), "--animation"])
+    assert info.value.code == 0 and (result.run_dir / "animation.gif").is_file()
+    grid = SweepConfig(base=RunConfig(strategies=("joint",), train=FAST), seeds=(0,),
+                       baselines=False)  # fmt: skip
+    done = sweep(grid, out=tmp_path, name="s")
+    with pytest.raises(SystemExit) as info:
+        main(["report", str(done.sweep_dir), "--animation"])
+    assert info.value.code == 2 and "--animation needs a run folder" in capsys.readouterr().err

@@ -258,12 +258,16 @@ def _shared_overrides(s: dict) -> dict:
 )  # fmt: skip
 @click.option("--name", help="Name of the run folder [a timestamp].")
 @click.option("--plot-dims", help="Two code units to draw, e.g. 0,3 [PCA of codes over 2-D].")
+@click.option(
+    "--animation", is_flag=True, help="Also write animation.gif of the code moving [off]."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the run folder.")
 def run(
     config: Path | None,
     out: Path,
     name: str | None,
     plot_dims: str | None,
+    animation: bool,
     quiet: bool,
     **settings,
 ) -> None:
@@ -288,11 +292,13 @@ def run(
     )
     dims = _dims("--plot-dims", plot_dims)
     if quiet:
-        result = run_experiment(resolved, out=out, name=name, plot_dims=dims)
+        result = run_experiment(resolved, out=out, name=name, plot_dims=dims, animation=animation)
         click.echo(str(result.run_dir))
         return
     with _RichProgress(Console(stderr=True)) as progress:
-        result = run_experiment(resolved, out=out, name=name, progress=progress, plot_dims=dims)
+        result = run_experiment(
+            resolved, out=out, name=name, progress=progress, plot_dims=dims, animation=animation
+        )
     console = Console()
     console.print(_summary_table(result.metrics))
     console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")
@@ -462,11 +468,22 @@ def _sweep_table(summary) -> Table:
 
 @app.command("report")
 @click.argument("folder", type=click.Path(path_type=Path))
-def report_command(folder: Path) -> None:
+@click.option(
+    "--animation", is_flag=True,
+    help="Also write animation.gif (and .mp4 with ffmpeg) of the code moving (runs only).",
+)  # fmt: skip
+def report_command(folder: Path, animation: bool) -> None:
     """Write FOLDER/report.html: a run's or a finished sweep's page, self-contained, offline."""
     from aelab.report import write_report
 
     click.echo(str(write_report(folder)))
+    if animation:
+        if not (folder / "latents.npz").is_file():
+            raise ConfigError(f"--animation needs a run folder; {str(folder)!r} is a sweep's")
+        from aelab.animation import write_animation
+
+        for path in write_animation(folder).values():
+            click.echo(str(path))
 
 
 @app.command()

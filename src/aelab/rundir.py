@@ -82,6 +82,7 @@ def run(
     name: str | None = None,
     progress: ProgressFn | None = None,
     plot_dims: tuple[int, int] | None = None,
+    animation: bool = False,
 ) -> RunResult:
     """Train and measure every strategy of ``config``; write the run folder ``out/name``.
 
@@ -91,6 +92,7 @@ def run(
         name: the run folder's name; a timestamp by default.
         progress: called as ``progress(phase, steps_done, steps_total)`` during training.
         plot_dims: two code units to draw instead of the PCA of a code of more than two.
+        animation: also write ``animation.gif`` (``.mp4`` with ffmpeg) of the code moving.
 
     Raises:
         AelabError: for a bad setting, dataset or output folder, or a diverged training; the
@@ -114,6 +116,10 @@ def run(
         outcome = train_and_evaluate(config, progress)
         try:
             figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name)
+            if animation:
+                from aelab.animation import write_animation
+
+                figures.update(write_animation(tmp))
         except OSError as exc:
             raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
         if run_dir.exists():  # appeared while we trained
