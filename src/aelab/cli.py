@@ -261,6 +261,10 @@ def _shared_overrides(s: dict) -> dict:
 @click.option(
     "--animation", is_flag=True, help="Also write animation.gif of the code moving [off]."
 )
+@click.option(
+    "--resume", type=click.Path(path_type=Path),
+    help="Finish an interrupted run (its NAME.interrupted folder); other settings are ignored.",
+)  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the run folder.")
 def run(
     config: Path | None,
@@ -268,11 +272,13 @@ def run(
     name: str | None,
     plot_dims: str | None,
     animation: bool,
+    resume: Path | None,
     quiet: bool,
     **settings,
 ) -> None:
     """Pretrain an autoencoder, fine-tune it with every strategy, and measure each stage."""
     from aelab.config import RunConfig, load_config, with_overrides
+    from aelab.rundir import RunInterrupted
     from aelab.rundir import run as run_experiment
 
     base = load_config(config) if config is not None else RunConfig()
@@ -291,14 +297,21 @@ def run(
         },
     )
     dims = _dims("--plot-dims", plot_dims)
-    if quiet:
-        result = run_experiment(resolved, out=out, name=name, plot_dims=dims, animation=animation)
-        click.echo(str(result.run_dir))
-        return
-    with _RichProgress(Console(stderr=True)) as progress:
-        result = run_experiment(
-            resolved, out=out, name=name, progress=progress, plot_dims=dims, animation=animation
+    options = {"plot_dims": dims, "animation": animation, "resume": resume}
+    try:
+        if quiet:
+            result = run_experiment(resolved, out=out, name=name, **options)
+            click.echo(str(result.run_dir))
+            return
+        with _RichProgress(Console(stderr=True)) as progress:
+            result = run_experiment(resolved, out=out, name=name, progress=progress, **options)
+    except RunInterrupted as stop:
+        click.echo(
+            f"aelab: {stop}; the run's state is saved in {stop.folder}; finish it with: "
+            f"aelab run --resume {stop.folder}",
+            err=True,
         )
+        raise SystemExit(130) from None
     console = Console()
     console.print(_summary_table(result.metrics))
     console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")

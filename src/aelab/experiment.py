@@ -26,7 +26,17 @@ from aelab.errors import ConfigError, TrainingError
 from aelab.greedy import greedy_pretrain
 from aelab.models import Model, Params, VariationalAutoencoder, build_model
 from aelab.strategies import STRATEGIES
-from aelab.train import Batch, PhaseResult, apply_batched, stack, to_numpy, train_phase, unstack
+from aelab.train import (
+    Batch,
+    PhaseInterrupted,
+    PhaseResult,
+    PhaseState,
+    apply_batched,
+    stack,
+    to_numpy,
+    train_phase,
+    unstack,
+)
 
 # (phase, steps done, steps in the phase); phases are "pretrain" and "finetune".
 ProgressFn = Callable[[str, int, int], None]
@@ -55,8 +65,16 @@ class Outcome:
         return unstack(phase.params, i)
 
 
-def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) -> Outcome:
-    """Run the experiment that ``config`` describes and measure every stage."""
+def train_and_evaluate(
+    config: RunConfig,
+    progress: ProgressFn | None = None,
+    stop: Callable[[], bool] | None = None,
+    resume: Interrupted | None = None,
+) -> Outcome:
+    """Run the experiment that ``config`` describes and measure every stage.
+
+    ``stop`` and ``resume``: see :func:`train_strategies` (an interrupted run raises
+    :class:`Interrupted`; resuming it gives the uninterrupted run's numbers)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     dataset, dropped = load_data(config.data)
@@ -82,6 +100,8 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
         seed=config.seed,
         noise=parse_noise(config.model.noise),
         progress=progress,
+        stop=stop,
+        resume=resume,
     )
     pretrain, finetune = trained.pretrain, trained.finetune
     assert pretrain is not None  # a run always pretrains: the figure shows the stage
@@ -92,6 +112,17 @@ def train_and_evaluate(config: RunConfig, progress: ProgressFn | None = None) ->
     result["data"]["n_dropped_missing"] = dropped
     seconds["metrics"] = time.perf_counter() - t0
     return Outcome(config, split, model, strategies, pretrain, finetune, codes, result, seconds)
+
+
+class Interrupted(Exception):  # noqa: N818 (a stop the caller asked for, not an error)
+    """Training stopped between two chunks: the phase, its state, and the finished
+    pretraining when fine-tuning was the phase stopped."""
+
+    def __init__(self, phase: str, state: PhaseState, pretrain: PhaseResult | None) -> None:
+        super().__init__(f"{phase} stopped after {state.done} steps")
+        self.phase = phase
+        self.state = state
+        self.pretrain = pretrain
 
 
 @dataclass(frozen=True)
@@ -113,6 +144,8 @@ def train_strategies(
     noise: Noise | None = None,
     progress: ProgressFn | None = None,
     pretrain: bool = True,
+    stop: Callable[[], bool] | None = None,
+    resume: Interrupted | None = None,
 ) -> Trained:
     """Pretrain ``model`` on ``batch``, then fine-tune it with every strategy side by side.
 
@@ -120,6 +153,11 @@ def train_strategies(
     pretrained autoencoder with the same fresh head). ``pretrain=False`` skips pretraining,
     for strategies that all start from random weights. Raises :class:`TrainingError` when a
     loss stops being finite.
+
+    ``stop`` is asked between chunks of steps; when it says True, :class:`Interrupted` is
+    raised with the state reached, and ``resume=`` that state finishes the same training with
+    the same numbers. (Greedy pretraining cannot be interrupted this way: it stops at the end
+    of its phase.)
     """
     specs = [STRATEGIES[s] for s in strategies]
     if not pretrain and any(s.from_pretrained for s in specs):
@@ -141,7 +179,10 @@ def train_strategies(
         "noise": noise,
         "batch_size": train.batch_size,
     }
-    if not pretrain:
+    resume_pre = resume.state if resume is not None and resume.phase == "pretrain" else None
+    if resume is not None and resume.phase == "finetune":
+        pretrained_phase = resume.pretrain
+    elif not pretrain:
         pretrained_phase = None
     elif train.pretraining == "greedy":
         total = train.pretrain_steps * (len(model.hidden) + 1)
@@ -149,15 +190,20 @@ def train_strategies(
             model, init, batch, **common, on_progress=phase_progress("pretrain", total)
         )
     else:
-        pretrained_phase = train_phase(
-            model,
-            stack([init]),
-            batch,
-            ce_weight=np.zeros(1),
-            recon_weight=np.ones(1),
-            **common,
-            on_progress=phase_progress("pretrain", train.pretrain_steps),
-        )
+        try:
+            pretrained_phase = train_phase(
+                model,
+                stack([init]),
+                batch,
+                ce_weight=np.zeros(1),
+                recon_weight=np.ones(1),
+                **common,
+                on_progress=phase_progress("pretrain", train.pretrain_steps),
+                stop=stop,
+                resume=resume_pre,
+            )
+        except PhaseInterrupted as exc:
+            raise Interrupted("pretrain", exc.state, None) from None
     seconds["pretrain"] = time.perf_counter() - t0
     if pretrained_phase is not None:
         require_finite(pretrained_phase, "pretraining", ("the autoencoder",), train.learning_rate)
@@ -165,20 +211,25 @@ def train_strategies(
         # starts from the same random weights in every strategy.
         pretrained = model.with_head_of(unstack(pretrained_phase.params, 0), init)
     t0 = time.perf_counter()
-    finetune = train_phase(
-        model,
-        stack([pretrained if s.from_pretrained else init for s in specs]),
-        batch,
-        ce_weight=np.ones(len(specs)),
-        recon_weight=np.array([train.recon_weight if s.uses_recon else 0.0 for s in specs]),
-        learning_rate=train.learning_rate,
-        steps=train.finetune_steps,
-        snapshot_every=train.snapshot_every,
-        key=jax.random.fold_in(root, 2),
-        noise=noise,
-        batch_size=train.batch_size,
-        on_progress=phase_progress("finetune", train.finetune_steps),
-    )
+    try:
+        finetune = train_phase(
+            model,
+            stack([pretrained if s.from_pretrained else init for s in specs]),
+            batch,
+            ce_weight=np.ones(len(specs)),
+            recon_weight=np.array([train.recon_weight if s.uses_recon else 0.0 for s in specs]),
+            learning_rate=train.learning_rate,
+            steps=train.finetune_steps,
+            snapshot_every=train.snapshot_every,
+            key=jax.random.fold_in(root, 2),
+            noise=noise,
+            batch_size=train.batch_size,
+            on_progress=phase_progress("finetune", train.finetune_steps),
+            stop=stop,
+            resume=resume.state if resume is not None and resume.phase == "finetune" else None,
+        )
+    except PhaseInterrupted as exc:
+        raise Interrupted("finetune", exc.state, pretrained_phase) from None
     seconds["finetune"] = time.perf_counter() - t0
     require_finite(finetune, "fine-tuning", strategies, train.learning_rate)
     return Trained(pretrained_phase, finetune, seconds)

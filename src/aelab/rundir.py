@@ -15,12 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from aelab.checkpoint import save_checkpoint
 from aelab.config import RunConfig, dump_config
 from aelab.errors import AelabError, ConfigError
-from aelab.experiment import Outcome, ProgressFn, train_and_evaluate
+from aelab.experiment import Interrupted, Outcome, ProgressFn, train_and_evaluate
 from aelab.train import HISTORY_FIELDS
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -75,6 +76,52 @@ def resolve_run_dir(out: str | Path, name: str | None) -> Path:
     return run_dir
 
 
+INTERRUPTED = ".interrupted"  # suffix of the folder an interrupted run leaves
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM; ``folder`` holds what ``resume=`` needs."""
+
+    def __init__(self, folder: Path, phase: str, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} {phase} steps")
+        self.folder, self.phase, self.done, self.total = folder, phase, done, total
+
+
+class _StopOnSignal:
+    """SIGINT / SIGTERM ask training to stop after its current chunk of steps (a second
+    signal stops at once). Only in the main thread; elsewhere nothing changes."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        import signal
+
+        if self.requested:  # asked twice: stop now
+            signal.signal(signum, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
 def run(
     config: RunConfig | None = None,
     *,
@@ -83,6 +130,7 @@ def run(
     progress: ProgressFn | None = None,
     plot_dims: tuple[int, int] | None = None,
     animation: bool = False,
+    resume: str | Path | None = None,
 ) -> RunResult:
     """Train and measure every strategy of ``config``; write the run folder ``out/name``.
 
@@ -93,6 +141,12 @@ def run(
         progress: called as ``progress(phase, steps_done, steps_total)`` during training.
         plot_dims: two code units to draw instead of the PCA of a code of more than two.
         animation: also write ``animation.gif`` (``.mp4`` with ffmpeg) of the code moving.
+        resume: the folder an interrupted run left (``<name>.interrupted``): finish that run
+            with the numbers an uninterrupted one would have; ``config`` and ``name`` come from
+            the folder.
+
+    SIGINT or SIGTERM during training stops it after the current chunk of steps, saves the
+    state in ``out/<name>.interrupted`` and raises :class:`RunInterrupted`.
 
     Raises:
         AelabError: for a bad setting, dataset or output folder, or a diverged training; the
@@ -100,39 +154,59 @@ def run(
     """
     from aelab.plots import check_dims
 
+    state = None
+    if resume is not None:
+        resume = Path(resume)
+        config, state = _read_interrupted(resume)
+        out, name = resume.parent, resume.name.removesuffix(INTERRUPTED)
     config = config or RunConfig()
     check_dims(plot_dims, config.model.code)
     run_dir = resolve_run_dir(out, name)
     made = [p for p in (run_dir.parent, *run_dir.parent.parents) if not p.exists()]
     tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
-    try:
-        try:  # before training, so that an unusable --out fails at once
-            tmp.mkdir(parents=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create a run folder in {str(run_dir.parent)!r}: {exc.strerror}; "
-                "choose another --out"
-            ) from None
-        outcome = train_and_evaluate(config, progress)
+    # A signal from here on asks training to stop after its current chunk (the handler is
+    # in place before the folder exists, so no signal can fall between the two).
+    with _StopOnSignal() as stop:
         try:
-            figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name)
-            if animation:
-                from aelab.animation import write_animation
-
-                figures.update(write_animation(tmp))
-        except OSError as exc:
-            raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
-        if run_dir.exists():  # appeared while we trained
-            raise ConfigError(f"run folder {str(run_dir)!r} appeared during the run; kept it")
-        tmp.rename(run_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for folder in made:  # deepest first; stop at the first that is not ours and empty
+            try:  # before training, so that an unusable --out fails at once
+                tmp.mkdir(parents=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create a run folder in {str(run_dir.parent)!r}: {exc.strerror}; "
+                    "choose another --out"
+                ) from None
             try:
-                folder.rmdir()
-            except OSError:
-                break
-        raise
+                outcome = train_and_evaluate(config, progress, stop=stop, resume=state)
+            except Interrupted as exc:
+                folder = _write_interrupted(exc, config, run_dir)
+                total = config.train.pretrain_steps if exc.phase == "pretrain" else (
+                    config.train.finetune_steps
+                )  # fmt: skip
+                phase = "pretraining" if exc.phase == "pretrain" else "fine-tuning"
+                raise RunInterrupted(folder, phase, exc.state.done, total) from None
+            try:
+                figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name)
+                if animation:
+                    from aelab.animation import write_animation
+
+                    figures.update(write_animation(tmp))
+            except OSError as exc:
+                raise AelabError(
+                    f"could not write the run folder {str(run_dir)!r}: {exc}"
+                ) from None
+            if run_dir.exists():  # appeared while we trained
+                raise ConfigError(f"run folder {str(run_dir)!r} appeared during the run; kept it")
+            tmp.rename(run_dir)
+            if resume is not None:  # finished: the interrupted run's state is spent
+                shutil.rmtree(resume, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for folder in made:  # deepest first; stop at the first that is not ours and empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            raise
     split = outcome.split
     return RunResult(
         run_dir=run_dir,
@@ -145,6 +219,88 @@ def run(
         figures={k: run_dir / p.name for k, p in figures.items()},
         checkpoints={k: run_dir / "checkpoints" / p.name for k, p in checkpoints.items()},
     )
+
+
+def _write_interrupted(exc: Interrupted, config: RunConfig, run_dir: Path) -> Path:
+    """Save an interrupted run's state as ``<run_dir>.interrupted/`` (config.toml and
+    resume.npz, each written atomically); return the folder."""
+    folder = run_dir.with_name(run_dir.name + INTERRUPTED)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"phase": np.array(exc.phase)}
+
+    def put(prefix: str, st) -> None:
+        for i, leaf in enumerate(jax.tree.leaves(st.params)):
+            arrays[f"{prefix}/params/{i}"] = np.asarray(leaf)
+        arrays[f"{prefix}/history"] = st.history
+        arrays[f"{prefix}/snapshots"] = st.snapshots
+        arrays[f"{prefix}/snapshot_steps"] = st.snapshot_steps
+
+    put("state", exc.state)
+    arrays["state/done"] = np.array(exc.state.done)
+    arrays["state/keys"] = exc.state.keys
+    for i, leaf in enumerate(exc.state.opt_state):
+        arrays[f"state/opt/{i}"] = np.asarray(leaf)
+    if exc.pretrain is not None:
+        put("pretrain", exc.pretrain)
+    for target, write in (
+        ("config.toml", lambda p: p.write_text(dump_config(config), encoding="utf-8")),
+        ("resume.npz", lambda p: _savez(p, arrays)),
+    ):
+        tmp = folder / f".{target}.tmp"
+        write(tmp)
+        os.replace(tmp, folder / target)
+    return folder
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez adds no suffix to it
+        np.savez(f, **arrays)
+
+
+def _read_interrupted(folder: Path):
+    """The config and the :class:`Interrupted` state an interrupted run left."""
+    from aelab.config import load_config
+    from aelab.datafiles import load_data
+    from aelab.experiment import Interrupted
+    from aelab.models import build_model
+    from aelab.train import PhaseResult, PhaseState
+
+    if not (folder / "resume.npz").is_file() or not (folder / "config.toml").is_file():
+        raise ConfigError(
+            f"{str(folder)!r} is not an interrupted run (it needs config.toml and resume.npz); "
+            "check the path"
+        )
+    config = load_config(folder / "config.toml")
+    dataset, _ = load_data(config.data)
+    model = build_model(config.model, dataset.x[0].size, dataset.n_classes)
+    template = jax.tree.structure(model.init(jax.random.key(0)))
+    with np.load(folder / "resume.npz", allow_pickle=False) as npz:
+        z = {k: npz[k] for k in npz.files}
+
+    def params(prefix: str):
+        count = sum(k.startswith(f"{prefix}/params/") for k in z)
+        return jax.tree.unflatten(template, [z[f"{prefix}/params/{i}"] for i in range(count)])
+
+    phase = str(z["phase"])
+    n_opt = sum(k.startswith("state/opt/") for k in z)
+    state = PhaseState(
+        done=int(z["state/done"]),
+        params=params("state"),
+        opt_state=[z[f"state/opt/{i}"] for i in range(n_opt)],
+        keys=z["state/keys"],
+        history=z["state/history"],
+        snapshots=z["state/snapshots"],
+        snapshot_steps=z["state/snapshot_steps"],
+    )
+    pretrain = None
+    if phase == "finetune":
+        pretrain = PhaseResult(
+            params=params("pretrain"),
+            history=z["pretrain/history"],
+            snapshots=z["pretrain/snapshots"],
+            snapshot_steps=z["pretrain/snapshot_steps"],
+        )
+    return config, Interrupted(phase, state, pretrain)
 
 
 def write_run(

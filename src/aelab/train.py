@@ -259,6 +259,28 @@ def apply_batched(
     return tuple(np.asarray(a) for a in _apply_fn(model)(params, x))
 
 
+@dataclass(frozen=True)
+class PhaseState:
+    """A phase stopped between two chunks: everything needed to go on exactly as if it had
+    not stopped (host arrays, so it can be saved)."""
+
+    done: int  # steps finished
+    params: Params  # (M, ...) leaves
+    opt_state: list[np.ndarray]  # the optimiser state's leaves, in tree order
+    keys: np.ndarray  # (M, ...) key data of every model's random stream
+    history: np.ndarray  # (M, done, 4)
+    snapshots: np.ndarray  # (T, M, N, code) so far
+    snapshot_steps: np.ndarray  # (T,)
+
+
+class PhaseInterrupted(Exception):  # noqa: N818 (a stop the caller asked for, not an error)
+    """Raised by :func:`train_phase` when ``stop()`` says so after a chunk."""
+
+    def __init__(self, state: PhaseState) -> None:
+        super().__init__(f"stopped after {state.done} steps")
+        self.state = state
+
+
 def train_phase(
     model: Model,
     params: Params,
@@ -273,6 +295,8 @@ def train_phase(
     noise: Noise | None = None,
     batch_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    resume: PhaseState | None = None,
 ) -> PhaseResult:
     """Train M models (leading axis of ``params``) with Adam for ``steps`` steps.
 
@@ -285,12 +309,20 @@ def train_phase(
             samples a step (and as many labelled ones when not every sample is labelled), so
             the history then holds minibatch losses.
         on_progress: called with the number of steps finished after every chunk.
+        stop: asked after every chunk; when it says True, the phase raises
+            :class:`PhaseInterrupted` with its state.
+        resume: a state from :class:`PhaseInterrupted`: go on from there (``params`` and
+            ``key`` are then only templates); the result equals an uninterrupted phase's.
     """
     ce_weight = np.asarray(ce_weight, np.float32)
     recon_weight = np.asarray(recon_weight, np.float32)
     lr = np.full(ce_weight.shape, learning_rate, np.float32)
     opt_state = _opt_init_fn()(params, lr)
     keys = jax.random.split(jax.random.key(0) if key is None else key, len(lr))
+    if resume is not None:
+        params = resume.params
+        opt_state = jax.tree.unflatten(jax.tree.structure(opt_state), resume.opt_state)
+        keys = jax.random.wrap_key_data(resume.keys, impl=jax.random.key_impl(keys))
     # One draw serves both loss terms when every training sample is labelled.
     shared = batch_size is None or bool(
         np.array_equal(np.asarray(batch.recon_mask), np.asarray(batch.label_mask))
@@ -300,6 +332,9 @@ def train_phase(
     steps_at = [0]
     parts = []
     done = 0
+    if resume is not None:
+        snapshots, steps_at = list(resume.snapshots), list(resume.snapshot_steps)
+        parts, done = [resume.history], resume.done
     while done < steps:
         n = min(snapshot_every, steps - done)
         run_chunk = _chunk_fn(model, n, noise, batch_size, shared)
@@ -313,6 +348,18 @@ def train_phase(
         if on_progress is not None:
             jax.block_until_ready(codes)  # so the bar shows finished work, not queued work
             on_progress(done)
+        if stop is not None and done < steps and stop():
+            raise PhaseInterrupted(
+                PhaseState(
+                    done=done,
+                    params=to_numpy(params),
+                    opt_state=[np.asarray(leaf) for leaf in jax.tree.leaves(opt_state)],
+                    keys=np.asarray(jax.random.key_data(keys)),
+                    history=np.concatenate([np.asarray(p) for p in parts], axis=1),
+                    snapshots=np.stack([np.asarray(s) for s in snapshots]),
+                    snapshot_steps=np.asarray(steps_at),
+                )
+            )
     return PhaseResult(
         params=to_numpy(params),
         history=np.concatenate([np.asarray(p) for p in parts], axis=1),

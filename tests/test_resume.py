@@ -1,0 +1,92 @@
+"""Interrupting a run (SIGINT, SIGTERM) keeps its state; --resume ends with the same numbers."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import aelab
+from aelab.cli import main
+from aelab.config import RunConfig, TrainConfig
+from aelab.rundir import RunInterrupted
+
+ARGS = ["--pretrain-steps", "1000", "--finetune-steps", "2000", "--snapshot-every", "250",
+        "--noise", "gaussian:0.1", "--hidden", "6"]  # fmt: skip
+
+
+def _metrics(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
+    env = {**os.environ, "AELAB_COMPILATION_CACHE": "off"}
+    command = [sys.executable, "-m", "aelab.cli", "run", *ARGS, "--out", str(tmp_path), "-q"]
+    child = subprocess.Popen(
+        [*command, "--name", "cut"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while not any(tmp_path.glob(".cut.partial-*")) and time.time() < deadline:
+        time.sleep(0.01)
+    # The handler is in place before the folder exists: the run stops after its first chunk.
+    child.send_signal(sig)
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == 130, err
+    folder = tmp_path / "cut.interrupted"
+    assert f"aelab run --resume {folder}" in err
+    assert "interrupted after 250 of 1000 pretraining steps" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["config.toml", "resume.npz"]
+    assert not (tmp_path / "cut").exists() and not list(tmp_path.glob(".cut.partial-*"))
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "aelab.cli", "run", "--resume", str(folder), "-q"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert not folder.exists()
+    whole = subprocess.run(
+        [*command, "--name", "whole"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert whole.returncode == 0, whole.stderr
+    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
+    for name in ("latents.npz", "history.npz"):
+        a, b = np.load(tmp_path / "cut" / name), np.load(tmp_path / "whole" / name)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}:{key}")
+
+
+def test_resume_in_process_with_a_stop_during_pretraining(tmp_path, monkeypatch):
+    """The library path: a stop asked for during pretraining, then resume= in Python."""
+    import aelab.rundir as rundir
+
+    calls = []
+
+    class StopSoon(rundir._StopOnSignal):
+        def __call__(self):
+            calls.append(1)
+            return len(calls) == 2  # after the second chunk of pretraining
+
+    monkeypatch.setattr(rundir, "_StopOnSignal", StopSoon)
+    config = RunConfig(
+        train=TrainConfig(pretrain_steps=300, finetune_steps=200, snapshot_every=100)
+    )
+    with pytest.raises(RunInterrupted) as info:
+        aelab.run(config, out=tmp_path, name="p")
+    assert info.value.phase == "pretraining" and info.value.done == 200
+    monkeypatch.undo()
+    done = aelab.run(resume=info.value.folder)
+    whole = aelab.run(config, out=tmp_path, name="w")
+    assert done.metrics == whole.metrics and done.run_dir == tmp_path / "p"
+
+
+def test_resume_refuses_a_folder_that_is_not_an_interrupted_run(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--resume", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "is not an interrupted run" in err
