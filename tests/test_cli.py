@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aelab.cli import main
@@ -123,13 +124,23 @@ def test_an_unusable_output_folder_fails_before_training(tmp_path, capsys, where
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
-def test_a_diverging_run_stops_with_advice_and_writes_nothing(tmp_path, capsys):
+def test_a_diverging_run_stops_with_advice_and_keeps_the_last_good_weights(tmp_path, capsys):
+    import aelab
+
     args = ["run", "--lr", "1e6", "--activation", "linear", "--code-activation", "linear",
-            "--hidden", "16,16", *FAST, "--out", str(tmp_path / "runs")]  # fmt: skip
+            "--hidden", "16,16", *FAST, "--out", str(tmp_path / "runs"), "--name", "d"]  # fmt: skip
     code, _, err = _main(args, capsys)
-    assert code == 2
-    assert "training diverged" in err.splitlines()[-1] and "lower the learning rate" in err
-    assert not (tmp_path / "runs").exists()
+    assert code == 2 and err.count("\n") == 1
+    assert (
+        "training diverged: the loss of " in err and "stopped being a finite number at step" in err
+    )
+    assert "lower the learning rate (--lr, now 1e+06)" in err
+    kept = tmp_path / "runs" / "d.diverged" / "checkpoints"
+    assert f"the last good weights (step 0 of pretraining) are in {kept}" in err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["d.diverged"]
+    model, params = aelab.load_checkpoint(kept / "pretrained.npz")
+    z, _, _ = model.apply(params, np.zeros((2, 4), np.float32))
+    assert np.isfinite(np.asarray(z)).all()
 
 
 def test_quiet_prints_only_the_run_folder(tmp_path, capsys):

@@ -115,3 +115,38 @@ def test_a_denoising_autoencoder_learns_to_reconstruct_clean_inputs(iris):
     x = split.x[split.is_train]
     mse = float(np.mean((np.asarray(MODEL.decode(params, MODEL.encode(params, x))) - x) ** 2))
     assert mse < 0.2  # the clean data reconstructs well (it is 1.0 for a constant guess)
+
+
+def test_a_diverging_phase_stops_and_keeps_the_last_good_parameters(iris, monkeypatch):
+    """A loss that stops being finite stops the phase at that chunk; the parameters kept are
+    those at the start of the last chunk whose every loss was finite."""
+    import aelab.train as train
+
+    _, batch = iris
+    real, calls = train._chunk_fn, []
+
+    def poisoned(*args, **kwargs):
+        fn = real(*args, **kwargs)
+
+        def run(*a):
+            out = fn(*a)
+            calls.append(1)
+            if len(calls) == 3:  # the third chunk's 7th step of model 1 is not a number
+                parts = np.asarray(out[3]).copy()
+                parts[1, 6, 0] = np.nan
+                out = (*out[:3], parts, out[4])
+            return out
+
+        return run
+
+    monkeypatch.setattr(train, "_chunk_fn", poisoned)
+    with pytest.raises(train.PhaseDiverged) as info:
+        _train(stack([_init(), _init()]), batch, [1.0, 1.0], [0.0, 1.0], steps=200, every=20)
+    assert len(calls) == 3  # stopped at once, not after all 10 chunks
+    assert (info.value.model_index, info.value.step, info.value.good_step) == (1, 47, 20)
+    monkeypatch.undo()
+    twenty = _train(stack([_init(), _init()]), batch, [1.0, 1.0], [0.0, 1.0], steps=20, every=20)
+    for u, v in zip(
+        jax.tree.leaves(info.value.good_params), jax.tree.leaves(twenty.params), strict=True
+    ):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)

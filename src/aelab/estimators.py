@@ -30,11 +30,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.config import ModelConfig, TrainConfig
 from aelab.corruption import parse_noise
-from aelab.errors import ConfigError
+from aelab.errors import ConfigError, TrainingError
 from aelab.experiment import require_finite, train_strategies
 from aelab.models import build_model
 from aelab.strategies import STRATEGIES
-from aelab.train import Batch, apply_batched, stack, train_phase, unstack
+from aelab.train import Batch, PhaseDiverged, apply_batched, stack, train_phase, unstack
 
 SCALINGS = ("standard", "minmax", "none")
 
@@ -303,19 +303,25 @@ class AutoencoderTransformer(TransformerMixin, _AutoencoderBase):
         model = build_model(model_config, X.shape[1], 1)
         root = jax.random.key(self._seed())
         ones = np.ones(len(x), bool)
-        result = train_phase(
-            model,
-            stack([jax.tree.map(np.asarray, model.init(root))]),
-            Batch.from_split(x, np.zeros(len(x), np.int32), ones, ones),
-            ce_weight=np.zeros(1),
-            recon_weight=np.ones(1),
-            learning_rate=train.learning_rate,
-            steps=train.pretrain_steps,
-            snapshot_every=train.pretrain_steps,
-            key=jax.random.fold_in(root, 1),
-            noise=parse_noise(model_config.noise),
-            batch_size=train.batch_size,
-        )
+        try:
+            result = train_phase(
+                model,
+                stack([jax.tree.map(np.asarray, model.init(root))]),
+                Batch.from_split(x, np.zeros(len(x), np.int32), ones, ones),
+                ce_weight=np.zeros(1),
+                recon_weight=np.ones(1),
+                learning_rate=train.learning_rate,
+                steps=train.pretrain_steps,
+                snapshot_every=train.pretrain_steps,
+                key=jax.random.fold_in(root, 1),
+                noise=parse_noise(model_config.noise),
+                batch_size=train.batch_size,
+            )
+        except PhaseDiverged:
+            raise TrainingError(
+                "training diverged: the reconstruction stopped being a finite number; lower "
+                f"learning_rate (now {train.learning_rate:g})"
+            ) from None
         require_finite(result, "pretraining", ("the autoencoder",), train.learning_rate)
         self.model_ = model
         self.params_ = unstack(result.params, 0)

@@ -28,6 +28,7 @@ from aelab.models import Model, Params, VariationalAutoencoder, build_model
 from aelab.strategies import STRATEGIES
 from aelab.train import (
     Batch,
+    PhaseDiverged,
     PhaseInterrupted,
     PhaseResult,
     PhaseState,
@@ -92,17 +93,27 @@ def train_and_evaluate(
     model = build_model(config.model, split.x.shape[1], split.dataset.n_classes)
     batch = Batch.from_split(split.x, split.y, split.is_train, split.is_labelled)
     strategies = tuple(config.strategies)
-    trained = train_strategies(
-        model,
-        batch,
-        config.train,
-        strategies,
-        seed=config.seed,
-        noise=parse_noise(config.model.noise),
-        progress=progress,
-        stop=stop,
-        resume=resume,
-    )
+    try:
+        trained = train_strategies(
+            model,
+            batch,
+            config.train,
+            strategies,
+            seed=config.seed,
+            noise=parse_noise(config.model.noise),
+            progress=progress,
+            stop=stop,
+            resume=resume,
+        )
+    except Diverged as exc:  # what a checkpoint of the last good weights needs
+        exc.model = model
+        exc.info = {
+            "feature_names": list(split.dataset.feature_names),
+            "class_names": list(split.dataset.class_names),
+            "scaler_mean": split.mean.tolist(),
+            "scaler_scale": split.scale.tolist(),
+        }
+        raise
     pretrain, finetune = trained.pretrain, trained.finetune
     assert pretrain is not None  # a run always pretrains: the figure shows the stage
     seconds.update(trained.seconds)
@@ -112,6 +123,31 @@ def train_and_evaluate(
     result["data"]["n_dropped_missing"] = dropped
     seconds["metrics"] = time.perf_counter() - t0
     return Outcome(config, split, model, strategies, pretrain, finetune, codes, result, seconds)
+
+
+class Diverged(TrainingError):
+    """A loss stopped being finite; the last parameters known good come with the error."""
+
+    def __init__(
+        self, message: str, phase: str, names: tuple[str, ...], params: Params, step: int
+    ) -> None:
+        super().__init__(message)
+        self.phase, self.names, self.params, self.step = phase, names, params, step
+        self.model: Model | None = None  # set by train_and_evaluate, with the data's info
+        self.info: dict = {}
+
+
+def _diverged(
+    exc: PhaseDiverged, phase: str, names: tuple[str, ...], learning_rate: float
+) -> Diverged:
+    return Diverged(
+        f"training diverged: the loss of {names[exc.model_index]} stopped being a finite number "
+        f"at step {exc.step} of {phase}; lower the learning rate (--lr, now {learning_rate:g})",
+        phase,
+        names,
+        exc.good_params,
+        exc.good_step,
+    )
 
 
 class Interrupted(Exception):  # noqa: N818 (a stop the caller asked for, not an error)
@@ -186,9 +222,15 @@ def train_strategies(
         pretrained_phase = None
     elif train.pretraining == "greedy":
         total = train.pretrain_steps * (len(model.hidden) + 1)
-        pretrained_phase = greedy_pretrain(
-            model, init, batch, **common, on_progress=phase_progress("pretrain", total)
-        )
+        try:
+            pretrained_phase = greedy_pretrain(
+                model, init, batch, **common, on_progress=phase_progress("pretrain", total)
+            )
+        except PhaseDiverged:  # a layer's weights alone make no checkpoint
+            raise TrainingError(
+                f"training diverged: a layer's reconstruction stopped being a finite number in "
+                f"greedy pretraining; lower the learning rate (--lr, now {train.learning_rate:g})"
+            ) from None
     else:
         try:
             pretrained_phase = train_phase(
@@ -204,6 +246,8 @@ def train_strategies(
             )
         except PhaseInterrupted as exc:
             raise Interrupted("pretrain", exc.state, None) from None
+        except PhaseDiverged as exc:
+            raise _diverged(exc, "pretraining", ("pretrained",), train.learning_rate) from None
     seconds["pretrain"] = time.perf_counter() - t0
     if pretrained_phase is not None:
         require_finite(pretrained_phase, "pretraining", ("the autoencoder",), train.learning_rate)
@@ -230,6 +274,8 @@ def train_strategies(
         )
     except PhaseInterrupted as exc:
         raise Interrupted("finetune", exc.state, pretrained_phase) from None
+    except PhaseDiverged as exc:
+        raise _diverged(exc, "fine-tuning", strategies, train.learning_rate) from None
     seconds["finetune"] = time.perf_counter() - t0
     require_finite(finetune, "fine-tuning", strategies, train.learning_rate)
     return Trained(pretrained_phase, finetune, seconds)

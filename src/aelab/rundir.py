@@ -21,7 +21,7 @@ import numpy as np
 from aelab.checkpoint import save_checkpoint
 from aelab.config import RunConfig, dump_config
 from aelab.errors import AelabError, ConfigError
-from aelab.experiment import Interrupted, Outcome, ProgressFn, train_and_evaluate
+from aelab.experiment import Diverged, Interrupted, Outcome, ProgressFn, train_and_evaluate
 from aelab.train import HISTORY_FIELDS
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -177,6 +177,13 @@ def run(
                 ) from None
             try:
                 outcome = train_and_evaluate(config, progress, stop=stop, resume=state)
+            except Diverged as exc:
+                kept = _write_diverged(exc, config, run_dir)
+                raise Diverged(
+                    f"{exc}; the last good weights (step {exc.step} of {exc.phase}) are in "
+                    f"{kept}",
+                    exc.phase, exc.names, exc.params, exc.step,
+                ) from None  # fmt: skip
             except Interrupted as exc:
                 folder = _write_interrupted(exc, config, run_dir)
                 total = config.train.pretrain_steps if exc.phase == "pretrain" else (
@@ -250,6 +257,25 @@ def _write_interrupted(exc: Interrupted, config: RunConfig, run_dir: Path) -> Pa
         write(tmp)
         os.replace(tmp, folder / target)
     return folder
+
+
+DIVERGED = ".diverged"  # suffix of the folder a diverged run leaves its last good weights in
+
+
+def _write_diverged(exc: Diverged, config: RunConfig, run_dir: Path) -> Path:
+    """Checkpoints of the last weights whose every loss was finite, one per model, with the
+    config, in ``<run_dir>.diverged/checkpoints/`` (replacing an earlier one)."""
+    folder = run_dir.with_name(run_dir.name + DIVERGED)
+    tmp = run_dir.with_name(f".{run_dir.name}{DIVERGED}.partial-{os.getpid()}")
+    (tmp / "checkpoints").mkdir(parents=True)
+    (tmp / "config.toml").write_text(dump_config(config), encoding="utf-8")
+    for i, name in enumerate(exc.names):
+        params = jax.tree.map(lambda a, i=i: a[i], exc.params)
+        save_checkpoint(tmp / "checkpoints" / f"{name}.npz", exc.model, params, info=exc.info)
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder / "checkpoints"
 
 
 def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -273,6 +273,16 @@ class PhaseState:
     snapshot_steps: np.ndarray  # (T,)
 
 
+class PhaseDiverged(Exception):  # noqa: N818 (the caller words the error)
+    """Raised by :func:`train_phase` when a loss stops being finite: training stops at the
+    chunk where it happened, and the last parameters known good are kept."""
+
+    def __init__(self, model_index: int, step: int, good_params: Params, good_step: int) -> None:
+        super().__init__(f"model {model_index} diverged at step {step}")
+        self.model_index, self.step = model_index, step
+        self.good_params, self.good_step = good_params, good_step
+
+
 class PhaseInterrupted(Exception):  # noqa: N818 (a stop the caller asked for, not an error)
     """Raised by :func:`train_phase` when ``stop()`` says so after a chunk."""
 
@@ -335,12 +345,20 @@ def train_phase(
     if resume is not None:
         snapshots, steps_at = list(resume.snapshots), list(resume.snapshot_steps)
         parts, done = [resume.history], resume.done
+    good = (params, done)  # parameters whose every loss so far was finite, and their step
     while done < steps:
         n = min(snapshot_every, steps - done)
         run_chunk = _chunk_fn(model, n, noise, batch_size, shared)
+        before = params
         params, opt_state, keys, chunk_parts, codes = run_chunk(
             params, opt_state, keys, ce_weight, recon_weight, batch
         )
+        finite = np.isfinite(np.asarray(chunk_parts)[..., 0])  # (M, n)
+        if not finite.all():  # stop at once; keep the start of the last all-finite chunk
+            first = np.where(finite.all(axis=1), n, (~finite).argmax(axis=1))
+            i = int(first.argmin())
+            raise PhaseDiverged(i, done + int(first[i]) + 1, to_numpy(good[0]), good[1])
+        good = (before, done)
         done += n
         parts.append(chunk_parts)
         snapshots.append(codes)
