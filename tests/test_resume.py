@@ -90,3 +90,44 @@ def test_resume_refuses_a_folder_that_is_not_an_interrupted_run(tmp_path, capsys
         main(["run", "--resume", str(tmp_path)])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "is not an interrupted run" in err
+
+
+def _interrupt(tmp_path, monkeypatch, name, config):
+    import aelab.rundir as rundir
+
+    class StopNow(rundir._StopOnSignal):
+        def __call__(self):
+            return True
+
+    monkeypatch.setattr(rundir, "_StopOnSignal", StopNow)
+    with pytest.raises(RunInterrupted) as info:
+        aelab.run(config, out=tmp_path, name=name)
+    monkeypatch.undo()
+    return info.value.folder
+
+
+SMALL = RunConfig(train=TrainConfig(pretrain_steps=200, finetune_steps=200, snapshot_every=100))
+
+
+def test_a_waiting_interrupted_run_is_never_overwritten(tmp_path, monkeypatch):
+    folder = _interrupt(tmp_path, monkeypatch, "x", SMALL)
+    saved = (folder / "resume.npz").read_bytes()
+    with pytest.raises(aelab.ConfigError, match=r"an interrupted run waits in .*x.interrupted"):
+        aelab.run(SMALL, out=tmp_path, name="x")
+    assert (folder / "resume.npz").read_bytes() == saved
+    with pytest.raises(aelab.ConfigError, match=r"is not an interrupted run; its folder is named"):
+        aelab.run(resume=tmp_path)
+
+
+def test_resume_refuses_data_that_changed(tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    rows = ["a,b,label"] + [f"{i},{i % 5},{i % 2}" for i in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    config = RunConfig(data=aelab.DataConfig(dataset=str(path)), train=SMALL.train)
+    folder = _interrupt(tmp_path, monkeypatch, "d", config)
+    path.write_text("\n".join([rows[0], *reversed(rows[1:])]) + "\n")  # same values, reordered
+    with pytest.raises(aelab.ConfigError, match="is not what the interrupted run trained on"):
+        aelab.run(resume=folder)
+    assert (folder / "resume.npz").is_file()  # kept for when the data is back
+    path.write_text("\n".join(rows) + "\n")
+    assert aelab.run(resume=folder).run_dir == tmp_path / "d"

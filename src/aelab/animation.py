@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aelab.report import MAX_FRAMES, _frames, _projection
+from aelab.report import MAX_FRAMES, MAX_POINTS, _frames, _projection
 
 PANEL = 220  # pixels a side
 MARGIN = 14
@@ -34,7 +34,11 @@ def write_animation(run_dir: str | Path, fps: int = 8) -> dict[str, Path]:
     strategies = [str(s) for s in lat["strategies"]]
     mean, basis, _ = _projection(lat)
     stages = ["pretrained", *strategies]
-    paths = {s: lat[f"snapshots/{s}"] for s in stages}
+    n = len(lat["label"])  # large data: the report's seeded subset of samples
+    shown = np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False)) if (
+        n > MAX_POINTS
+    ) else np.arange(n)  # fmt: skip
+    paths = {s: lat[f"snapshots/{s}"][:, shown] for s in stages}
     planes = {s: (paths[s][_frames(paths[s])] - mean) @ basis for s in stages}
     every = np.concatenate([p.reshape(-1, 2) for p in planes.values()])
     lo, hi = every.min(axis=0), every.max(axis=0)
@@ -43,8 +47,8 @@ def write_animation(run_dir: str | Path, fps: int = 8) -> dict[str, Path]:
         "pretrained": lat["snapshot_steps/pretrain"][_frames(paths["pretrained"])],
         **{s: lat["snapshot_steps/finetune"][_frames(paths[s])] for s in strategies},
     }
-    label, train = lat["label"].astype(int), lat["is_train"].astype(bool)
-    labelled = lat["is_labelled"].astype(bool)
+    label, train = lat["label"][shown].astype(int), lat["is_train"][shown].astype(bool)
+    labelled = lat["is_labelled"][shown].astype(bool)
 
     def panel(draw, col: int, xy: np.ndarray, title: str) -> None:
         ox = col * (PANEL + MARGIN) + MARGIN

@@ -90,6 +90,12 @@ def train_and_evaluate(
 
     _check_snapshot_size(config, n_samples=len(split.y))
     _check_batch_size(config, n_train=split.n_train)
+    fingerprint = data_fingerprint(split)
+    if resume is not None and resume.fingerprint and resume.fingerprint != fingerprint:
+        raise ConfigError(
+            f"the data of {config.data.dataset!r} is not what the interrupted run trained on "
+            "(a file changed since); resuming needs the same data, or start a new run"
+        )
     model = build_model(config.model, split.x.shape[1], split.dataset.n_classes)
     batch = Batch.from_split(split.x, split.y, split.is_train, split.is_labelled)
     strategies = tuple(config.strategies)
@@ -105,6 +111,9 @@ def train_and_evaluate(
             stop=stop,
             resume=resume,
         )
+    except Interrupted as exc:
+        exc.fingerprint = fingerprint
+        raise
     except Diverged as exc:  # what a checkpoint of the last good weights needs
         exc.model = model
         exc.info = {
@@ -159,6 +168,18 @@ class Interrupted(Exception):  # noqa: N818 (a stop the caller asked for, not an
         self.phase = phase
         self.state = state
         self.pretrain = pretrain
+        self.fingerprint = ""  # of the data it trained on (set by train_and_evaluate)
+
+
+def data_fingerprint(split: Split) -> str:
+    """A digest of exactly what training sees: the scaled inputs, labels and masks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in (split.x, split.y, split.is_train, split.is_labelled):
+        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(str(array.shape).encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

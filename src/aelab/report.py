@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import os
 from pathlib import Path
@@ -77,10 +78,9 @@ def _decision_regions(run_dir: Path, stages: list[str], box, n_classes: int) -> 
         model, params = load_checkpoint(path)
         winner = np.asarray(model.logits(params, grid)).argmax(axis=1).reshape(GRID, GRID)
         rgba = np.concatenate([palette[winner], np.full((GRID, GRID, 1), 0.22)], axis=2)
-        tmp = run_dir / f".regions-{len(out)}.png"
-        imsave(tmp, rgba)
-        out[stage] = _data_uri(tmp)
-        tmp.unlink()
+        png = io.BytesIO()
+        imsave(png, rgba, format="png")
+        out[stage] = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
     return out
 
 
@@ -137,7 +137,7 @@ def run_report_data(run_dir: Path) -> dict:
         [float(lo[0] - pad[0]), float(hi[0] + pad[0])],
         [float(lo[1] - pad[1]), float(hi[1] + pad[1])],
     ]
-    raw = lat["x"] * lat["scaler_scale"] + lat["scaler_mean"]
+    raw = lat["x"][shown] * lat["scaler_scale"] + lat["scaler_mean"]
     features = [str(f) for f in lat["feature_names"][:MAX_FEATURES]]
     regions = {}
     if lat["code/pretrained"].shape[1] == 2:
@@ -153,7 +153,7 @@ def run_report_data(run_dir: Path) -> dict:
             "label": lat["label"][shown].astype(int).tolist(),
             "train": lat["is_train"][shown].astype(bool).tolist(),
             "labelled": lat["is_labelled"][shown].astype(bool).tolist(),
-            "features": np.round(raw[shown, :MAX_FEATURES], 4).tolist(),
+            "features": np.round(raw[:, :MAX_FEATURES], 4).tolist(),
         },
         "feature_names": features,
         "more_features": int(lat["x"].shape[1] - len(features)),

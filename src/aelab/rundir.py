@@ -53,13 +53,18 @@ class RunResult:
     checkpoints: dict[str, Path]
 
 
-def resolve_run_dir(out: str | Path, name: str | None) -> Path:
-    """The folder a run will be written to; refuse names that escape ``out`` or exist."""
+def _taken(out: Path, name: str) -> bool:
+    return (out / name).exists() or (out / f"{name}{INTERRUPTED}").exists()
+
+
+def resolve_run_dir(out: str | Path, name: str | None, resuming: bool = False) -> Path:
+    """The folder a run will be written to; refuse names that escape ``out`` or exist (or
+    whose interrupted run waits to be resumed, unless ``resuming`` it)."""
     out = Path(out)
     if name is None:
         name = time.strftime("%Y%m%d-%H%M%S")
         base, n = name, 2
-        while (out / name).exists():
+        while _taken(out, name):
             name, n = f"{base}-{n}", n + 1
     elif not _NAME.fullmatch(name):
         raise ConfigError(
@@ -70,8 +75,15 @@ def resolve_run_dir(out: str | Path, name: str | None) -> Path:
         raise ConfigError(f"output folder {str(out)!r} is a file; choose another --out")
     run_dir = out / name
     if run_dir.exists():
+        hint = (
+            "move it away, then resume again" if resuming else "choose another --name or remove it"
+        )
+        raise ConfigError(f"run folder {str(run_dir)!r} already exists; {hint}")
+    waiting = out / f"{name}{INTERRUPTED}"
+    if waiting.exists() and not resuming:
         raise ConfigError(
-            f"run folder {str(run_dir)!r} already exists; choose another --name or remove it"
+            f"an interrupted run waits in {str(waiting)!r}; finish it with aelab run --resume "
+            f"{waiting}, remove it, or choose another --name"
         )
     return run_dir
 
@@ -93,6 +105,7 @@ class _StopOnSignal:
 
     def __init__(self) -> None:
         self.requested = False
+        self.saving = False  # while the state is saved, further signals wait for it
         self._old: dict = {}
 
     def __enter__(self) -> _StopOnSignal:
@@ -101,14 +114,15 @@ class _StopOnSignal:
 
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
+                old = signal.getsignal(sig)
+                if old is signal.SIG_IGN:  # a signal the caller ignores stays ignored
+                    continue
+                self._old[sig] = signal.SIG_DFL if old is None else old
+                signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
-        import signal
-
-        if self.requested:  # asked twice: stop now
-            signal.signal(signum, signal.default_int_handler)
+        if self.requested and not self.saving:  # asked twice: stop now
             raise KeyboardInterrupt
         self.requested = True
 
@@ -156,12 +170,17 @@ def run(
 
     state = None
     if resume is not None:
-        resume = Path(resume)
+        resume = Path(resume).resolve()
+        if not resume.name.endswith(INTERRUPTED) or resume.name == INTERRUPTED:
+            raise ConfigError(
+                f"{str(resume)!r} is not an interrupted run; its folder is named "
+                f"<name>{INTERRUPTED}, and the finished run becomes <name>"
+            )
         config, state = _read_interrupted(resume)
         out, name = resume.parent, resume.name.removesuffix(INTERRUPTED)
     config = config or RunConfig()
     check_dims(plot_dims, config.model.code)
-    run_dir = resolve_run_dir(out, name)
+    run_dir = resolve_run_dir(out, name, resuming=resume is not None)
     made = [p for p in (run_dir.parent, *run_dir.parent.parents) if not p.exists()]
     tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
     # A signal from here on asks training to stop after its current chunk (the handler is
@@ -185,6 +204,7 @@ def run(
                     exc.phase, exc.names, exc.params, exc.step,
                 ) from None  # fmt: skip
             except Interrupted as exc:
+                stop.saving = True  # a second signal must not cut the save short
                 folder = _write_interrupted(exc, config, run_dir)
                 total = config.train.pretrain_steps if exc.phase == "pretrain" else (
                     config.train.finetune_steps
@@ -232,8 +252,10 @@ def _write_interrupted(exc: Interrupted, config: RunConfig, run_dir: Path) -> Pa
     """Save an interrupted run's state as ``<run_dir>.interrupted/`` (config.toml and
     resume.npz, each written atomically); return the folder."""
     folder = run_dir.with_name(run_dir.name + INTERRUPTED)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {"phase": np.array(exc.phase)}
+    arrays: dict[str, np.ndarray] = {
+        "phase": np.array(exc.phase),
+        "data_fingerprint": np.array(exc.fingerprint),
+    }
 
     def put(prefix: str, st) -> None:
         for i, leaf in enumerate(jax.tree.leaves(st.params)):
@@ -249,14 +271,34 @@ def _write_interrupted(exc: Interrupted, config: RunConfig, run_dir: Path) -> Pa
         arrays[f"state/opt/{i}"] = np.asarray(leaf)
     if exc.pretrain is not None:
         put("pretrain", exc.pretrain)
-    for target, write in (
-        ("config.toml", lambda p: p.write_text(dump_config(config), encoding="utf-8")),
-        ("resume.npz", lambda p: _savez(p, arrays)),
-    ):
-        tmp = folder / f".{target}.tmp"
-        write(tmp)
-        os.replace(tmp, folder / target)
+    tmp = run_dir.with_name(f".{folder.name}.partial-{os.getpid()}")
+    tmp.mkdir(parents=True)
+    try:
+        (tmp / "config.toml").write_text(dump_config(_absolute_paths(config)), encoding="utf-8")
+        _savez(tmp / "resume.npz", arrays)
+        if folder.exists():  # this run's own earlier state (a resumed run stopped again)
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return folder
+
+
+def _absolute_paths(config: RunConfig) -> RunConfig:
+    """``config`` with its data files named by absolute paths, so that a resume from
+    another working folder reads the same files."""
+    import dataclasses
+
+    from aelab.data import DATASETS
+
+    data = config.data
+    changes = {}
+    if data.dataset not in DATASETS:
+        changes["dataset"] = str(Path(data.dataset).resolve())
+    if data.test_file is not None:
+        changes["test_file"] = str(Path(data.test_file).resolve())
+    return dataclasses.replace(config, data=dataclasses.replace(data, **changes))
 
 
 DIVERGED = ".diverged"  # suffix of the folder a diverged run leaves its last good weights in
@@ -308,6 +350,7 @@ def _read_interrupted(folder: Path):
         return jax.tree.unflatten(template, [z[f"{prefix}/params/{i}"] for i in range(count)])
 
     phase = str(z["phase"])
+    fingerprint = str(z["data_fingerprint"]) if "data_fingerprint" in z else ""
     n_opt = sum(k.startswith("state/opt/") for k in z)
     state = PhaseState(
         done=int(z["state/done"]),
@@ -326,7 +369,9 @@ def _read_interrupted(folder: Path):
             snapshots=z["pretrain/snapshots"],
             snapshot_steps=z["pretrain/snapshot_steps"],
         )
-    return config, Interrupted(phase, state, pretrain)
+    interrupted = Interrupted(phase, state, pretrain)
+    interrupted.fingerprint = fingerprint
+    return config, interrupted
 
 
 def write_run(

@@ -354,9 +354,11 @@ def train_phase(
             params, opt_state, keys, ce_weight, recon_weight, batch
         )
         finite = np.isfinite(np.asarray(chunk_parts)[..., 0])  # (M, n)
-        if not finite.all():  # stop at once; keep the start of the last all-finite chunk
+        if not finite.all():  # stop at once, keeping the last weights known good
             first = np.where(finite.all(axis=1), n, (~finite).argmax(axis=1))
             i = int(first.argmin())
+            if finite[:, 0].all():  # this chunk's starting weights gave finite losses
+                good = (before, done)
             raise PhaseDiverged(i, done + int(first[i]) + 1, to_numpy(good[0]), good[1])
         good = (before, done)
         done += n
