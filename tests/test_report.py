@@ -124,3 +124,19 @@ def test_report_command_animation_needs_a_run(report, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["report", str(done.sweep_dir), "--animation"])
     assert info.value.code == 2 and "--animation needs a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_an_mp4_comes_with_the_gif_when_ffmpeg_is_there(report):
+    import subprocess
+
+    from aelab.animation import write_animation
+
+    result, _ = report
+    paths = write_animation(result.run_dir)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0",
+         str(paths["animation_mp4"])],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert probe.stdout.strip() == "1184,260"  # the GIF's size, to an even number of pixels
