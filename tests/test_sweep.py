@@ -300,3 +300,23 @@ def test_the_gain_over_supervised_is_paired_by_seed(small_sweep):
     base = rows[(rows["strategy"] == "logistic regression") & (rows["labels"].astype(str) == "3")]
     base = base.set_index("seed")["test_accuracy"]
     assert lr == pytest.approx((base - sup).mean())
+
+
+def test_a_diverging_learning_rate_leaves_marked_rows_not_a_dead_sweep(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(
+            ["sweep", "--seeds", "2", "--lr", "0.01,1000000", "--activation", "linear",
+             "--code-activation", "linear", "--hidden", "16,16", "--strategies",
+             "supervised,joint", "--pretrain-steps", "100", "--finetune-steps", "100",
+             "--no-baselines", "--out", str(tmp_path), "--name", "d", "-q"]
+        )  # fmt: skip
+    assert info.value.code == 0
+    err = capsys.readouterr().err
+    assert "aelab: warning: 4 of 8 models diverged" in err and "lower the learning rate" in err
+    rows = pd.read_csv(tmp_path / "d" / "results.csv")
+    big = rows["learning_rate"] == 1e6
+    assert rows.loc[big, "diverged"].all() and rows.loc[big, "test_accuracy"].isna().all()
+    assert not rows.loc[~big, "diverged"].any() and rows.loc[~big, "test_accuracy"].notna().all()
+    summary = pd.read_csv(tmp_path / "d" / "summary.csv")
+    assert set(summary.loc[summary["learning_rate"] == 1e6, "n_diverged"]) == {2}
+    assert summary["test_accuracy_mean"].iloc[0] > 0.5  # the finite ones come first

@@ -430,6 +430,7 @@ def sweep_command(
             )
             raise SystemExit(130) from None
         click.echo(str(result.sweep_dir))
+        _warn_diverged(result.results)
         return
     try:
         with _RichProgress(Console(stderr=True)) as progress:
@@ -443,9 +444,22 @@ def sweep_command(
         raise SystemExit(130) from None
     console = Console(width=max(110, Console().width))
     console.print(_sweep_table(result.summary))
+    _warn_diverged(result.results)
     console.print(
         f"sweep folder: {result.sweep_dir}  (results.csv, summary.csv, figure: sweep.png)"
     )
+
+
+def _warn_diverged(results) -> None:
+    ours = results[results["kind"] == "aelab"]
+    bad = ours["diverged"].astype(str).isin(["True", "1"]).sum() if "diverged" in ours else 0
+    if bad:
+        click.echo(
+            f"aelab: warning: {bad} of {len(ours)} models diverged (a loss stopped being a "
+            "number); their rows say diverged=True and hold no numbers; lower the learning "
+            "rate",
+            err=True,
+        )
 
 
 def _sweep_table(summary) -> Table:

@@ -37,7 +37,7 @@ from aelab.config import MAX_SEED, RunConfig, read_toml
 from aelab.corruption import parse_noise
 from aelab.data import Split, split_dataset
 from aelab.datafiles import load_data
-from aelab.errors import AelabError, ConfigError, TrainingError
+from aelab.errors import AelabError, ConfigError
 from aelab.models import build_model
 from aelab.rundir import resolve_run_dir
 from aelab.strategies import STRATEGIES
@@ -314,7 +314,7 @@ def _train_slice(
         if progress is None
         else (lambda d: progress("pretrain", d, train.pretrain_steps)),
     )
-    _check_finite(pre_last, pretrained, "pretraining", seeds, ["the autoencoder"] * len(lrs))
+    pre_bad = _diverged(pre_last, pretrained)  # (S, learning rates)
 
     # Fine-tuning: every model of the grid, each from its seed's start.
     starts = []
@@ -352,7 +352,7 @@ def _train_slice(
         if progress is None
         else (lambda d: progress("finetune", d, train.finetune_steps)),
     )
-    _check_finite(ft_last, finetuned, "fine-tuning", seeds, [_describe(m) for m in models])
+    ft_bad = _diverged(ft_last, finetuned)  # (S, K)
 
     rows = []
     apply = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
@@ -362,15 +362,24 @@ def _train_slice(
         for k, m in enumerate(models):
             split = splits[i][m.labels]
             j = lrs.index(m.learning_rate)
+            # A model whose loss stopped being finite (or whose pretraining did: its
+            # measures are relative to it) keeps its row, marked, with no numbers.
+            bad = bool(ft_bad[i, k] or pre_bad[i, j])
+            numbers = (
+                dict.fromkeys(METRICS)
+                if bad
+                else _model_metrics(
+                    split, codes[k], recons[k], logits[k], pre_code[j], pre_recon[j]
+                )
+            )
             rows.append(
                 {
                     **_settings(run, config, seed, m.labels, m.learning_rate),
                     "kind": "aelab",
                     "strategy": m.strategy,
                     "recon_weight": m.recon_weight,
-                    **_model_metrics(
-                        split, codes[k], recons[k], logits[k], pre_code[j], pre_recon[j]
-                    ),
+                    "diverged": bad,
+                    **numbers,
                 }
             )
         if config.baselines:
@@ -380,7 +389,7 @@ def _train_slice(
                 for name, value in _baselines(split, run).items():
                     rows.append(
                         {**base, "kind": "baseline", "strategy": name, "recon_weight": None,
-                         "test_accuracy": value}
+                         "diverged": False, "test_accuracy": value}
                     )  # fmt: skip
     return rows
 
@@ -393,23 +402,12 @@ def _check_batch_size(run: RunConfig, n_train: int) -> None:
         )
 
 
-def _describe(m: _Model) -> str:
-    lam = "" if m.recon_weight is None else f", lambda {m.recon_weight:g}"
-    labels = "all labels" if m.labels is None else f"{m.labels} labels per class"
-    return f"{m.strategy} ({labels}, lr {m.learning_rate:g}{lam})"
-
-
-def _check_finite(last, params, phase, seeds, names) -> None:
-    bad = ~np.isfinite(last[..., 0])  # (S, K)
-    leaves = jax.tree.leaves(params)
-    for leaf in leaves:
+def _diverged(last: np.ndarray, params) -> np.ndarray:
+    """(S, K): which models' last loss or parameters stopped being finite."""
+    bad = ~np.isfinite(last[..., 0])
+    for leaf in jax.tree.leaves(params):
         bad |= ~np.isfinite(leaf.reshape(*leaf.shape[:2], -1)).all(axis=-1)
-    if bad.any():
-        i, k = (int(v) for v in np.argwhere(bad)[0])
-        raise TrainingError(
-            f"training diverged: the loss of {names[k]} with seed {seeds[i]} stopped being a "
-            f"finite number in {phase}; lower the learning rate"
-        )
+    return bad
 
 
 def _settings(run, config, seed, labels, lr) -> dict[str, Any]:
@@ -614,7 +612,7 @@ def _frame(rows: list[dict[str, Any]]):
 
     frame = pd.DataFrame(rows)
     frame["labels"] = frame["labels"].map(str)  # "all" or a count, the same after a resume
-    front = ["seed", "labels", "kind", "strategy", "recon_weight", "learning_rate"]
+    front = ["seed", "labels", "kind", "strategy", "recon_weight", "learning_rate", "diverged"]
     front = [c for c in front if c in frame.columns]
     outer = [n[:-1] for n in OUTER if n[:-1] in frame.columns]
     rest = [c for c in METRICS if c in frame.columns]
@@ -686,6 +684,8 @@ def summarise(results):
     for setting, group in frame.groupby(keys, sort=False):
         row = dict(zip(keys, setting, strict=True))
         row["n_seeds"] = int(group["seed"].nunique())
+        if "diverged" in group:  # their numbers are missing, not counted in the means
+            row["n_diverged"] = int(group["diverged"].astype(str).isin(["True", "1"]).sum())
         for metric in (*METRICS, GAIN):
             if metric not in group:
                 continue
