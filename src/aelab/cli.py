@@ -314,7 +314,10 @@ def run(
         raise SystemExit(130) from None
     console = Console()
     console.print(_summary_table(result.metrics))
-    console.print(f"run folder: {result.run_dir}  (figure: {result.figures['stages']})")
+    console.print(
+        f"run folder: {result.run_dir}  (open {result.figures['report']} in a browser; "
+        f"figure: {result.figures['stages']})"
+    )
 
 
 def _float_list(flag: str, text: str | None) -> list[float] | None:
