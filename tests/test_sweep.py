@@ -320,3 +320,35 @@ def test_a_diverging_learning_rate_leaves_marked_rows_not_a_dead_sweep(tmp_path,
     summary = pd.read_csv(tmp_path / "d" / "summary.csv")
     assert set(summary.loc[summary["learning_rate"] == 1e6, "n_diverged"]) == {2}
     assert summary["test_accuracy_mean"].iloc[0] > 0.5  # the finite ones come first
+
+
+def test_noise_levels_and_betas_are_models_of_one_program(tmp_path):
+    import aelab.train as train
+
+    base = aelab.RunConfig(
+        strategies=("finetune-recon",),
+        model=aelab.ModelConfig(family="vae", hidden=(6,)),
+        train=aelab.TrainConfig(pretrain_steps=100, finetune_steps=100, snapshot_every=100),
+    )
+    grid = SweepConfig(
+        base=base, seeds=(0, 1), noises=("gaussian:0.05", "gaussian:0.8"), betas=(0.1, 4.0),
+        baselines=False,
+    )  # fmt: skip
+    assert len(grid.variants()) == 1  # one kind of noise: one program
+    before = train._chunk_fn.cache_info().misses
+    result = sweep(grid, out=tmp_path, name="nb")
+    assert train._chunk_fn.cache_info().misses - before == 1  # 100-step chunks, one program
+    rows = result.results
+    assert len(rows) == 2 * 2 * 2 and not rows["diverged"].any()
+    by = rows.groupby(["noise", "beta"])["test_reconstruction_mse"].mean()
+    assert by.index.tolist() == [
+        (n, b) for n in ("gaussian:0.05", "gaussian:0.8") for b in (0.1, 4.0)
+    ]
+    # a heavier KL term and stronger noise both cost reconstruction
+    assert by[("gaussian:0.05", 4.0)] > by[("gaussian:0.05", 0.1)]
+    assert by[("gaussian:0.8", 0.1)] > by[("gaussian:0.05", 0.1)]
+
+
+def test_betas_need_a_vae():
+    with pytest.raises(ConfigError, match="sweep.betas weigh a VAE's KL term"):
+        SweepConfig(base=BASE, betas=(0.5, 1.0))

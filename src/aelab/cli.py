@@ -370,8 +370,10 @@ def _label_counts(text: str | None) -> list[int | str] | None:
 @click.option("--recon-weight", help="Values of lambda, e.g. 0,0.1,1,10 [1].")
 @click.option("--lr", "--learning-rate", "learning_rate", help="Adam step sizes, e.g. 0.01,0.003.")
 @click.option("--code", help="Code sizes (one program each), e.g. 2,10 [2].")
-@click.option("--noise", help="Input noises (one program each), e.g. none,mask:0.25 [none].")
-@click.option("--beta", help="VAE KL weights (one program each), e.g. 0.5,1 [1].")
+@click.option(
+    "--noise", help="Input noises, e.g. mask:0.1,mask:0.3,none (a program per kind) [none]."
+)
+@click.option("--beta", help="VAE KL weights, e.g. 0.5,1,4 [1].")
 @_options(*_DATA_OPTIONS, *_MODEL_OPTIONS, *_TRAIN_OPTIONS)
 @click.option("--seeds-per-slice", type=int, help="Seeds trained by one program [16].")
 @click.option(

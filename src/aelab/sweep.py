@@ -3,9 +3,9 @@
 A sweep trains a grid of seeds x label counts x learning rates x strategies x lambda. Settings
 that keep the network's shapes are vectorised: every seed of a slice is a group with its own
 split (``jax.vmap``), and every label count, learning rate, strategy and lambda is a model of
-that group (a nested ``jax.vmap``: label counts are masks, not new shapes). One compiled
-program trains a whole slice. Settings that change the network (code size, noise, beta) are
-an outer loop, one compile each.
+that group (a nested ``jax.vmap``: label counts are masks, not new shapes), and so is every
+noise level and VAE beta. One compiled program trains a whole slice. What changes the
+program (a code size, a kind of noise) is an outer loop, one compile each.
 
 Each seed's split and labelled samples are exactly those of ``aelab run --seed S --labels L``,
 and so are its initial weights: a deterministic model's row equals that run's numbers.
@@ -43,10 +43,10 @@ from aelab.rundir import resolve_run_dir
 from aelab.strategies import STRATEGIES
 from aelab.train import Batch, stack, to_numpy, train_groups, unstack
 
-OUTER = {  # sweep list -> the run setting it varies; each value compiles its own program
-    "codes": "model.code",
-    "noises": "model.noise",
-    "betas": "model.beta",
+OUTER = {  # sweep lists of network settings -> the run setting each value sets
+    "codes": "model.code",  # a code size changes shapes: one program each
+    "noises": "model.noise",  # one program per kind of noise; its levels are models of it
+    "betas": "model.beta",  # models of the same program
 }
 METRICS = (
     "test_accuracy",
@@ -78,7 +78,9 @@ class SweepConfig:
         labels: labelled training samples per class; ``None`` keeps every label.
         recon_weights: lambda of the strategies with a reconstruction term.
         learning_rates: Adam step sizes.
-        codes, noises, betas: settings that change the network, one program each.
+        codes: code sizes, one program each.
+        noises: input noises; one program per kind, whose levels are models of it.
+        betas: a VAE's KL weights, models of the same program.
         seeds_per_slice: seeds trained by one program; a finished slice is saved at once.
         baselines: also fit scikit-learn's baselines on every split and label mask.
     """
@@ -133,15 +135,34 @@ class SweepConfig:
             raise ConfigError(
                 "sweeps pretrain end to end; greedy layer-wise pretraining runs with aelab run"
             )
+        if self.betas and self.base.model.family != "vae":
+            raise ConfigError(
+                f"sweep.betas weigh a VAE's KL term; set model.family = vae (--model vae), not "
+                f"{self.base.model.family!r}"
+            )
+        for beta in self.betas:
+            _with(self.base, {"model.beta": beta})
         for run_config in self.variants():  # every value checked by the run's own rules
             for overrides in self.inner_settings():
                 _with(run_config, overrides)
 
     def variants(self) -> list[RunConfig]:
-        """One run config per combination of the settings that change the network."""
-        lists = [(OUTER[name], getattr(self, name)) for name in OUTER if getattr(self, name)]
-        combos = itertools.product(*(values for _, values in lists))
-        return [_with(self.base, dict(zip((k for k, _ in lists), c, strict=True))) for c in combos]
+        """One run config per program: per code size, and per kind of noise (its levels are
+        models of the program, as are the learning rates and betas)."""
+        codes = self.codes or (self.base.model.code,)
+        kinds: dict[str, str] = {}  # kind -> the first noise of that kind
+        for noise in self.noises or (self.base.model.noise,):
+            kinds.setdefault(_kind(noise), noise)
+        return [
+            _with(self.base, {"model.code": code, "model.noise": noise})
+            for code, noise in itertools.product(codes, kinds.values())
+        ]
+
+    def phase_settings(self, run: RunConfig) -> list[tuple[float, str | None, float | None]]:
+        """The settings pretraining depends on, for ``run``'s program: (learning rate, noise
+        of ``run``'s kind or None, beta or None), each one pretrained model a seed."""
+        noises = [n for n in self.noises if _kind(n) == _kind(run.model.noise)] or [None]
+        return list(itertools.product(self.learning_rates, noises, self.betas or [None]))
 
     def inner_settings(self) -> list[dict[str, Any]]:
         """The vectorised settings, as run-config overrides."""
@@ -217,6 +238,11 @@ def _with(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         raise ConfigError(f"sweep: {exc}") from None
 
 
+def _kind(noise: str) -> str:
+    """``"gaussian"`` of ``"gaussian:0.3"``; ``"none"`` for no noise."""
+    return noise.partition(":")[0]
+
+
 def load_sweep_config(path: str | Path) -> SweepConfig:
     """A sweep TOML file (a run config plus a [sweep] table); errors are one line."""
     return SweepConfig.from_dict(read_toml(path), source=str(path))
@@ -236,18 +262,18 @@ class _Model:
     """One fine-tuned model of a seed's group: its settings."""
 
     labels: int | None
-    learning_rate: float
+    phase: tuple[float, str | None, float | None]  # learning rate, noise, beta
     strategy: str
     recon_weight: float | None  # None for strategies without a reconstruction term
 
 
-def _group_models(config: SweepConfig) -> list[_Model]:
+def _group_models(config: SweepConfig, run: RunConfig) -> list[_Model]:
     out = []
-    for labels, lr, name in itertools.product(
-        config.labels, config.learning_rates, config.base.strategies
+    for labels, phase, name in itertools.product(
+        config.labels, config.phase_settings(run), config.base.strategies
     ):
         lams = config.recon_weights if STRATEGIES[name].uses_recon else (None,)
-        out.extend(_Model(labels, lr, name, lam) for lam in lams)
+        out.extend(_Model(labels, phase, name, lam) for lam in lams)
     return out
 
 
@@ -268,43 +294,58 @@ def _train_slice(
     dataset,
     seeds: list[int],
     progress: Callable[[str, int, int], None] | None,
+    baselines: bool = True,
 ) -> list[dict[str, Any]]:
     """Train every model of ``seeds`` (one group a seed) and return their result rows."""
     splits = [_splits(run, dataset, s, config.labels) for s in seeds]
     first = [sp[config.labels[0]] for sp in splits]
     _check_batch_size(run, first[0].n_train)
-    model = build_model(run.model, first[0].x.shape[1], dataset.n_classes)
-    noise = parse_noise(run.model.noise)
+    # With a list of betas, the VAE is built with beta 1 and each model weighs its KL term.
+    spec = dataclasses.replace(run.model, beta=1.0) if config.betas else run.model
+    model = build_model(spec, first[0].x.shape[1], dataset.n_classes)
+    noise = parse_noise(run.model.noise)  # the program's kind; each model has its level
     roots = [jax.random.key(s) for s in seeds]
     inits = [to_numpy(jax.jit(model.init)(r)) for r in roots]
     x = np.stack([sp.x for sp in first])
     y = np.stack([sp.y for sp in first]).astype(np.int32)
     train = run.train
-    lrs = config.learning_rates
-    models = _group_models(config)
+    phases = config.phase_settings(run)  # (learning rate, noise, beta): one pretraining each
+    models = _group_models(config, run)
     s_count = len(seeds)
 
     def masks(rows):  # (S, K, N) float masks from a function of (split dict, model index)
         return np.stack([np.stack(r) for r in rows]).astype(np.float32)
 
-    # Pretraining: one model per seed and learning rate, on every training sample. It runs
+    def per_model(values) -> np.ndarray:  # (S, K) of one value per model
+        return np.tile(np.asarray(values, np.float32), (s_count, 1))
+
+    def level(phase) -> float:
+        own = parse_noise(phase[1]) if phase[1] else None
+        return own.level if own else (noise.level if noise else 0.0)
+
+    def weight(phase) -> float:
+        return 1.0 if phase[2] is None else phase[2]
+
+    # Pretraining: one model per seed and phase setting, on every training sample. It runs
     # even when no strategy starts from it: CKA and drift are measured against it.
     chunk = max(1, train.snapshot_every)
-    pre_train = masks([[sp.is_train for _ in lrs] for sp in first])
+    pre_train = masks([[sp.is_train for _ in phases] for sp in first])
     pre_keys = jax.numpy.stack(
         [
-            jax.numpy.stack([jax.random.split(jax.random.fold_in(r, 1), 1)[0] for _ in lrs])
+            jax.numpy.stack([jax.random.split(jax.random.fold_in(r, 1), 1)[0] for _ in phases])
             for r in roots
         ]
     )
-    pre_params = stack([stack([init for _ in lrs]) for init in inits])
+    pre_params = stack([stack([init for _ in phases]) for init in inits])
     pretrained, pre_last = train_groups(
         model,
         pre_params,
         Batch(x, y, pre_train, pre_train),
-        ce_weight=np.zeros((s_count, len(lrs))),
-        recon_weight=np.ones((s_count, len(lrs))),
-        learning_rate=np.tile(np.asarray(lrs, np.float32), (s_count, 1)),
+        ce_weight=np.zeros((s_count, len(phases))),
+        recon_weight=np.ones((s_count, len(phases))),
+        learning_rate=per_model([p[0] for p in phases]),
+        noise_level=per_model([level(p) for p in phases]),
+        beta=per_model([weight(p) for p in phases]) if config.betas else None,
         steps=train.pretrain_steps,
         keys=pre_keys,
         chunk=chunk,
@@ -314,7 +355,7 @@ def _train_slice(
         if progress is None
         else (lambda d: progress("pretrain", d, train.pretrain_steps)),
     )
-    pre_bad = _diverged(pre_last, pretrained)  # (S, learning rates)
+    pre_bad = _diverged(pre_last, pretrained)  # (S, phases)
 
     # Fine-tuning: every model of the grid, each from its seed's start.
     starts = []
@@ -322,7 +363,7 @@ def _train_slice(
         row = []
         for m in models:
             if STRATEGIES[m.strategy].from_pretrained:
-                ae = unstack(unstack(pretrained, i), lrs.index(m.learning_rate))
+                ae = unstack(unstack(pretrained, i), phases.index(m.phase))
                 row.append(model.with_head_of(ae, inits[i]))
             else:
                 row.append(inits[i])
@@ -337,12 +378,10 @@ def _train_slice(
         stack(starts),
         Batch(x, y, recon_rows, label_rows),
         ce_weight=np.ones((s_count, len(models))),
-        recon_weight=np.tile(
-            np.array([m.recon_weight or 0.0 for m in models], np.float32), (s_count, 1)
-        ),
-        learning_rate=np.tile(
-            np.array([m.learning_rate for m in models], np.float32), (s_count, 1)
-        ),
+        recon_weight=per_model([m.recon_weight or 0.0 for m in models]),
+        learning_rate=per_model([m.phase[0] for m in models]),
+        noise_level=per_model([level(m.phase) for m in models]),
+        beta=per_model([weight(m.phase) for m in models]) if config.betas else None,
         steps=train.finetune_steps,
         keys=ft_keys,
         chunk=chunk,
@@ -361,7 +400,7 @@ def _train_slice(
         codes, recons, logits = (np.asarray(a) for a in apply(unstack(finetuned, i), x[i]))
         for k, m in enumerate(models):
             split = splits[i][m.labels]
-            j = lrs.index(m.learning_rate)
+            j = phases.index(m.phase)
             # A model whose loss stopped being finite (or whose pretraining did: its
             # measures are relative to it) keeps its row, marked, with no numbers.
             bad = bool(ft_bad[i, k] or pre_bad[i, j])
@@ -374,7 +413,7 @@ def _train_slice(
             )
             rows.append(
                 {
-                    **_settings(run, config, seed, m.labels, m.learning_rate),
+                    **_settings(run, config, seed, m.labels, m.phase),
                     "kind": "aelab",
                     "strategy": m.strategy,
                     "recon_weight": m.recon_weight,
@@ -382,7 +421,7 @@ def _train_slice(
                     **numbers,
                 }
             )
-        if config.baselines:
+        if config.baselines and baselines:
             for labels in config.labels:
                 split = splits[i][labels]
                 base = _settings(run, config, seed, labels, None)
@@ -410,13 +449,16 @@ def _diverged(last: np.ndarray, params) -> np.ndarray:
     return bad
 
 
-def _settings(run, config, seed, labels, lr) -> dict[str, Any]:
-    out = {"seed": seed, "labels": "all" if labels is None else labels}
-    for name, dotted in OUTER.items():
-        if getattr(config, name):
-            section, key = dotted.split(".")
-            out[name[:-1]] = getattr(getattr(run, section), key)
-    out["learning_rate"] = lr
+def _settings(run, config, seed, labels, phase) -> dict[str, Any]:
+    """A row's settings; ``phase`` (learning rate, noise, beta) is None for a baseline."""
+    out: dict[str, Any] = {"seed": seed, "labels": "all" if labels is None else labels}
+    if config.codes:
+        out["code"] = run.model.code
+    if config.noises:
+        out["noise"] = None if phase is None else phase[1]
+    if config.betas:
+        out["beta"] = None if phase is None else phase[2]
+    out["learning_rate"] = None if phase is None else phase[0]
     return out
 
 
@@ -559,18 +601,26 @@ def sweep(
 
     rows: list[dict[str, Any]] = done.to_dict("records") if len(done) else []
     work = []
+    codes_done: set[int] = set()
     for run in config.variants():
+        # Baselines depend on the data and the code size only: once per code size.
+        baselines = run.model.code not in codes_done
+        codes_done.add(run.model.code)
         finished = _finished_seeds(done, run, config)
         todo = [s for s in config.seeds if s not in finished]
         for start in range(0, len(todo), config.seeds_per_slice):
-            work.append((run, todo[start : start + config.seeds_per_slice]))
-    for n, (run, seeds) in enumerate(work, start=1):
+            work.append((run, todo[start : start + config.seeds_per_slice], baselines))
+    for n, (run, seeds, baselines) in enumerate(work, start=1):
         label = f"slice {n}/{len(work)}"
         slice_progress = None
         if progress is not None:
             slice_progress = lambda phase, d, t, label=label: progress(f"{label}: {phase}", d, t)  # noqa: E731
         try:
-            rows.extend(_train_slice(run, config, datasets[repr(run.data)], seeds, slice_progress))
+            rows.extend(
+                _train_slice(
+                    run, config, datasets[repr(run.data)], seeds, slice_progress, baselines
+                )
+            )
         except KeyboardInterrupt:
             raise SweepInterrupted(sweep_dir, len(rows)) from None
         except AelabError:
@@ -596,14 +646,15 @@ def sweep(
 
 
 def _finished_seeds(done, run: RunConfig, config: SweepConfig) -> set[int]:
+    """Seeds whose rows of ``run``'s program are in ``done`` (a slice is saved whole)."""
     if not len(done):
         return set()
-    mask = np.ones(len(done), bool)
-    for name, dotted in OUTER.items():
-        if getattr(config, name):
-            section, key = dotted.split(".")
-            value = _setting_text(getattr(getattr(run, section), key))
-            mask &= done[name[:-1]].map(_setting_text) == value
+    mask = np.array(done["kind"] == "aelab", bool)
+    if config.codes:
+        mask &= np.array(done["code"].map(_setting_text) == str(run.model.code), bool)
+    if config.noises:
+        kinds = done["noise"].map(lambda v: _kind(_setting_text(v)))
+        mask &= np.array(kinds == _kind(run.model.noise), bool)
     return {int(s) for s in done.loc[mask, "seed"]}
 
 

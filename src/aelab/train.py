@@ -97,9 +97,13 @@ def objective(
     ce_weight: jax.Array,
     recon_weight: jax.Array,
     noise: Noise | None = None,
+    penalty_weight: jax.Array | None = None,
 ) -> tuple[jax.Array, tuple[jax.Array, Params | None]]:
     """The phase's loss of one model, its parts ``(loss, ce, recon, penalty)``, and the
     running statistics of batch norm after this step (``None`` without batch norm).
+
+    ``penalty_weight`` scales the family's penalty (a sweep's per-model β of a VAE built
+    with β = 1); ``None`` leaves it as the model computes it.
 
     The cross-entropy sees the clean input; with ``noise``, the reconstruction term sees a
     corrupted input and is scored against the clean one (a denoising autoencoder). ``key``
@@ -115,6 +119,8 @@ def objective(
         (_, x_hat, _, penalty), _ = model.train_forward(params, noisy, k_noisy, rows)
     recon = reconstruction_error(batch.x, x_hat, batch.recon_mask)
     penalty = masked_mean(penalty, batch.recon_mask)
+    if penalty_weight is not None:
+        penalty = penalty_weight * penalty
     ce = cross_entropy(logits, batch.y, batch.label_mask)
     loss = ce_weight * ce + recon_weight * (recon + penalty)
     return loss, (jnp.stack([loss, ce, recon, penalty]), stats)
@@ -146,7 +152,13 @@ def _chunk_fn(
     # alone, so the step compiles and runs without random-number kernels.
     random = noise is not None or model.uses_randomness or batch_size is not None
 
-    def one_model(params, opt_state, key, ce_weight, recon_weight, batch):
+    def one_model(
+        params, opt_state, key, ce_weight, recon_weight, batch, noise_level=None, beta=None
+    ):
+        # A sweep's models carry their own noise level and β (arrays); a run's are static.
+        noise_here = (
+            noise if noise is None or noise_level is None else Noise(noise.kind, noise_level)
+        )
         opt = _optimizer(opt_state.hyperparams["learning_rate"])
         grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
 
@@ -158,7 +170,7 @@ def _chunk_fn(
                 step_key, draw_key = jax.random.split(step_key)
                 seen = draw_minibatch(draw_key, batch, batch_size, shared)
             (_, (parts, stats)), grads = grad_fn(
-                model, params, seen, step_key, ce_weight, recon_weight, noise
+                model, params, seen, step_key, ce_weight, recon_weight, noise_here, beta
             )
             updates, opt_state = opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
@@ -176,8 +188,8 @@ def _chunk_fn(
     if not grouped:
         return jax.jit(jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, None)))
     own_masks = Batch(None, None, 0, 0)  # type: ignore[arg-type]  # in_axes, not data
-    in_group = jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, own_masks))
-    return jax.jit(jax.vmap(in_group, in_axes=(0, 0, 0, 0, 0, 0)))
+    in_group = jax.vmap(one_model, in_axes=(0, 0, 0, 0, 0, own_masks, 0, 0))
+    return jax.jit(jax.vmap(in_group, in_axes=(0, 0, 0, 0, 0, 0, 0, 0)))
 
 
 @functools.cache
@@ -202,13 +214,17 @@ def train_groups(
     keys: jax.Array,
     chunk: int | None = None,
     noise: Noise | None = None,
+    noise_level: np.ndarray | None = None,
+    beta: np.ndarray | None = None,
     batch_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[Params, np.ndarray]:
     """Train S groups of K models at once: a sweep's slice in one compiled program.
 
     Every leaf of ``params`` and ``keys`` has leading axes (S, K); ``ce_weight``,
-    ``recon_weight`` and ``learning_rate`` are (S, K). ``batch`` holds each group's data,
+    ``recon_weight`` and ``learning_rate`` are (S, K), and so are ``noise_level`` (each
+    model's level of ``noise``'s kind; ``noise.level`` by default) and ``beta`` (each model's
+    weight of the family's penalty; 1 by default). ``batch`` holds each group's data,
     ``x`` (S, N, D) and ``y`` (S, N), and each model's masks (S, K, N). Steps run in chunks of
     ``chunk`` (all at once by default); ``on_progress`` hears after each. Returns the final
     parameters and the last step's ``HISTORY_FIELDS`` (S, K, 4).
@@ -223,12 +239,18 @@ def train_groups(
     )
     ce = np.asarray(ce_weight, np.float32)
     recon = np.asarray(recon_weight, np.float32)
+    level = np.full(lr.shape, 0.0 if noise is None else noise.level, np.float32)
+    if noise_level is not None:
+        level = np.asarray(noise_level, np.float32)
+    weight = np.ones(lr.shape, np.float32) if beta is None else np.asarray(beta, np.float32)
     done, last = 0, None
     chunk = steps if chunk is None else chunk
     while done < steps:
         n = min(chunk, steps - done)
         run_chunk = _chunk_fn(model, n, noise, batch_size, shared, grouped=True)
-        params, opt_state, keys, parts, _ = run_chunk(params, opt_state, keys, ce, recon, batch)
+        params, opt_state, keys, parts, _ = run_chunk(
+            params, opt_state, keys, ce, recon, batch, level, weight
+        )
         done += n
         last = parts[:, :, -1]
         if on_progress is not None:
