@@ -218,3 +218,28 @@ def test_a_users_table_with_flags(tmp_path, capsys):
     assert code == 0, err
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert metrics["data"]["class_names"] == ["a", "b"] and metrics["data"]["n_features"] == 2
+
+
+def _has_gpu() -> bool:
+    import jax
+
+    try:
+        return bool(jax.devices("gpu"))
+    except RuntimeError:
+        return False
+
+
+@pytest.mark.skipif(_has_gpu(), reason="this machine has a GPU")
+def test_device_gpu_without_one_is_one_line_exit_2(tmp_path, capsys):
+    code, _, err = _main(["run", "--device", "gpu", "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "--device gpu: JAX sees no GPU here" in err and "aelab[cuda]" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_device_cpu_trains_there_and_says_so(tmp_path, capsys):
+    code, _, _ = _main(["run", "--device", "cpu", *FAST, "--out", str(tmp_path), "--name", "c",
+                        "-q"], capsys)  # fmt: skip
+    assert code == 0
+    timing = json.loads((tmp_path / "c" / "timing.json").read_text())
+    assert timing["device"].lower().startswith(("cpu", "tfrt_cpu"))

@@ -186,6 +186,12 @@ _MODEL_OPTIONS = (
     ),  # fmt: skip
 )
 _TRAIN_OPTIONS = (
+    click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "gpu"]),
+        default="auto",
+        help="Where to train: auto (a GPU when JAX sees one), cpu or gpu [auto].",
+    ),  # fmt: skip
     click.option("--pretrain-steps", type=int, help="Pretraining steps [5000]."),
     click.option("--finetune-steps", type=int, help="Fine-tuning steps [10000]."),
     click.option(
@@ -199,6 +205,22 @@ _TRAIN_OPTIONS = (
     click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5]."),
     click.option("--split-seed", type=int, help="Seed of the split alone [the run's --seed]."),
 )
+
+
+def _use_device(device: str) -> None:
+    """Make ``device`` JAX's default device; ``gpu`` without a visible GPU is a user error."""
+    if device == "auto":
+        return
+    import jax
+
+    try:
+        chosen = jax.devices(device)[0]
+    except RuntimeError:
+        raise ConfigError(
+            f"--device {device}: JAX sees no {device.upper()} here; for NVIDIA GPUs install the "
+            "CUDA build (pip install 'aelab[cuda]'), or use --device cpu"
+        ) from None
+    jax.config.update("jax_default_device", chosen)
 
 
 def _shared_overrides(s: dict) -> dict:
@@ -279,6 +301,8 @@ def run(
     """Pretrain an autoencoder, fine-tune it with every strategy, and measure each stage."""
     from aelab.config import RunConfig, load_config, with_overrides
     from aelab.rundir import RunInterrupted
+
+    _use_device(settings.pop("device"))
     from aelab.rundir import run as run_experiment
 
     base = load_config(config) if config is not None else RunConfig()
@@ -401,6 +425,7 @@ def sweep_command(
     """Train seeds x labels x lambda x strategies at once, with CIs and baselines."""
     from aelab.sweep import SweepConfig, SweepInterrupted, load_sweep_config, sweep
 
+    _use_device(settings.pop("device"))
     sweep_config = None
     if resume is None:
         base = load_sweep_config(config) if config is not None else SweepConfig()

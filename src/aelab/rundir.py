@@ -390,8 +390,10 @@ def write_run(
     (run_dir / "metrics.json").write_text(
         json.dumps(outcome.metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
+    device = jax.config.jax_default_device or jax.devices()[0]
     (run_dir / "timing.json").write_text(
-        json.dumps({"seconds": outcome.seconds}, indent=2) + "\n", encoding="utf-8"
+        json.dumps({"seconds": outcome.seconds, "device": str(device)}, indent=2) + "\n",
+        encoding="utf-8",
     )
 
     latents = {
