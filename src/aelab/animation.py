@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aelab.report import MAX_FRAMES, MAX_POINTS, _frames, _projection
+from aelab.report import MAX_POINTS, _frames, _projection
 
 PANEL = 220  # pixels a side
 MARGIN = 14
@@ -102,4 +102,4 @@ def write_animation(run_dir: str | Path, fps: int = 8) -> dict[str, Path]:
     return out
 
 
-__all__ = ["MAX_FRAMES", "write_animation"]
+__all__ = ["write_animation"]

@@ -328,7 +328,6 @@ def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _read_interrupted(folder: Path):
     """The config and the :class:`Interrupted` state an interrupted run left."""
     from aelab.config import load_config
-    from aelab.datafiles import load_data
     from aelab.experiment import Interrupted
     from aelab.models import build_model
     from aelab.train import PhaseResult, PhaseState
@@ -339,9 +338,10 @@ def _read_interrupted(folder: Path):
             "check the path"
         )
     config = load_config(folder / "config.toml")
-    dataset, _ = load_data(config.data)
-    model = build_model(config.model, dataset.x[0].size, dataset.n_classes)
-    template = jax.tree.structure(model.init(jax.random.key(0)))
+    # The parameters' tree depends on the layout, not on the data's sizes: any sizes give it
+    # (the data is loaded, and checked against the run's, by the resumed run itself).
+    model = build_model(config.model, n_inputs=1, n_classes=2)
+    template = jax.tree.structure(jax.eval_shape(model.init, jax.random.key(0)))
     with np.load(folder / "resume.npz", allow_pickle=False) as npz:
         z = {k: npz[k] for k in npz.files}
 
