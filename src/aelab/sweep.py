@@ -43,11 +43,10 @@ from aelab.rundir import resolve_run_dir
 from aelab.strategies import STRATEGIES
 from aelab.train import Batch, stack, to_numpy, train_groups, unstack
 
-OUTER = {  # sweep lists of network settings -> the run setting each value sets
-    "codes": "model.code",  # a code size changes shapes: one program each
-    "noises": "model.noise",  # one program per kind of noise; its levels are models of it
-    "betas": "model.beta",  # models of the same program
-}
+# Optional lists of network settings; each gives its rows a column of the singular name.
+# A code size changes shapes: one program each. Noises: one program per kind, its levels are
+# models of it. Betas: models of the same program.
+OUTER = ("codes", "noises", "betas")
 METRICS = (
     "test_accuracy",
     "train_accuracy",
