@@ -37,7 +37,11 @@ CONFIGS = {
             family="ladder", hidden=(256, 128), code=10, activation="relu", ladder_weights="paper"
         ),
         aelab.TrainConfig(
-            pretrain_steps=1, finetune_steps=4000, batch_size=100, snapshot_every=500
+            pretrain_steps=1,
+            finetune_steps=4000,
+            batch_size=100,
+            snapshot_every=500,
+            sampling="draws",  # as the recorded numbers were measured
         ),
     ),
     "denoising ae mask:0.25, code 10": (

@@ -33,6 +33,7 @@ STEPS = aelab.TrainConfig(
     pretrain_steps=2000,
     finetune_steps=6000,
     batch_size=100,
+    sampling="draws",  # as the recorded numbers were measured
     learning_rate=0.01,
     snapshot_every=1000,
 )

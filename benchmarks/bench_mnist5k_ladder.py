@@ -94,6 +94,7 @@ def main() -> None:
                     pretrain_steps=1,
                     finetune_steps=args.steps,
                     batch_size=args.batch_size,
+                    sampling="draws",  # as the recorded numbers were measured
                     learning_rate=args.lr,
                     snapshot_every=1000,
                 ),

@@ -11,7 +11,15 @@ from aelab.data import load_dataset, split_dataset
 from aelab.errors import ConfigError
 from aelab.experiment import train_and_evaluate
 from aelab.models import Autoencoder
-from aelab.train import HISTORY_FIELDS, Batch, draw_minibatch, stack, to_numpy, train_phase
+from aelab.train import (
+    HISTORY_FIELDS,
+    Batch,
+    draw_minibatch,
+    epoch_order,
+    stack,
+    to_numpy,
+    train_phase,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,19 +73,39 @@ def test_draws_cover_the_training_rows_evenly(few_labels):
     assert (counts[split.is_labelled] > 300).all()
 
 
-def _train(batch, key, batch_size=8, steps=400):
+def test_an_epoch_is_a_permutation_of_the_training_rows(few_labels):
+    split, _ = few_labels
+    mask = jax.numpy.asarray(split.is_train, jax.numpy.float32)
+    n_train = int(split.is_train.sum())  # 75 rows: 4 minibatches of 16 an epoch, 11 left out
+    order = np.asarray(epoch_order(jax.random.key(0), mask, n_train, 16, 0, 12))
+    assert order.shape == (12, 16)
+    assert split.is_train[order].all()
+    epochs = order.reshape(3, 64)
+    for rows in epochs:
+        assert len(np.unique(rows)) == 64  # no row twice in an epoch
+    assert len({tuple(sorted(rows)) for rows in epochs}) == 3  # a different 11 left out
+    assert not np.array_equal(np.sort(epochs[0]), epochs[0])  # shuffled
+    # Any stretch of steps, from any start, is the same stretch of one stream.
+    later = np.asarray(epoch_order(jax.random.key(0), mask, n_train, 16, 5, 7))
+    np.testing.assert_array_equal(later, order[5:])
+    other = np.asarray(epoch_order(jax.random.key(1), mask, n_train, 16, 0, 12))
+    assert not np.array_equal(other, order)
+
+
+def _train(batch, key, batch_size=8, steps=400, sampling="epochs", snapshot_every=100):
     model = Autoencoder(4, 3, hidden=(6,))
     init = to_numpy(model.init(jax.random.key(0)))
     return train_phase(
         model, stack([init, init]), batch, ce_weight=np.array([0.0, 1.0]),
-        recon_weight=np.array([1.0, 1.0]), learning_rate=0.01, steps=steps, snapshot_every=100,
-        key=key, batch_size=batch_size,
+        recon_weight=np.array([1.0, 1.0]), learning_rate=0.01, steps=steps,
+        snapshot_every=snapshot_every, key=key, batch_size=batch_size, sampling=sampling,
     )  # fmt: skip
 
 
-def test_minibatch_training_is_seeded_and_learns(few_labels):
+@pytest.mark.parametrize("sampling", ["epochs", "draws"])
+def test_minibatch_training_is_seeded_and_learns(few_labels, sampling):
     _, batch = few_labels
-    a, b, c = (_train(batch, jax.random.key(k)) for k in (0, 0, 1))
+    a, b, c = (_train(batch, jax.random.key(k), sampling=sampling) for k in (0, 0, 1))
     for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
         np.testing.assert_array_equal(u, v)
     assert not all(
@@ -86,6 +114,28 @@ def test_minibatch_training_is_seeded_and_learns(few_labels):
     )
     loss = a.history[..., HISTORY_FIELDS.index("loss")]
     assert (loss[:, -50:].mean(axis=1) < 0.5 * loss[:, :10].mean(axis=1)).all()
+
+
+@pytest.mark.parametrize("sampling", ["epochs", "draws"])
+def test_chunks_do_not_change_the_minibatches(few_labels, sampling):
+    """Snapshots every 37 steps (chunks cutting epochs anywhere) train the same models."""
+    _, batch = few_labels
+    a = _train(batch, jax.random.key(0), steps=150, sampling=sampling)
+    b = _train(batch, jax.random.key(0), steps=150, sampling=sampling, snapshot_every=37)
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
+
+
+def test_epochs_and_draws_differ_and_sampling_is_validated(few_labels):
+    _, batch = few_labels
+    a = _train(batch, jax.random.key(0), steps=20, sampling="epochs")
+    b = _train(batch, jax.random.key(0), steps=20, sampling="draws")
+    assert not np.array_equal(a.history, b.history)
+    with pytest.raises(
+        ConfigError,
+        match=r"train.sampling: unknown sampling .shuffle.; choose one of draws, epochs",
+    ):
+        TrainConfig(sampling="shuffle")
 
 
 def test_batch_size_is_validated():

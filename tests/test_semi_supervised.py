@@ -33,16 +33,23 @@ def few_labels():
     return split, Batch.from_split(split.x, split.y, split.is_train, split.is_labelled)
 
 
-def _train(model, batch, recon, batch_size=None):
+# Full batch, and minibatches of 8 in shuffled epochs or drawn with replacement.
+MINIBATCHES = [None, (8, "epochs"), (8, "draws")]
+
+
+def _train(model, batch, recon, minibatch=None):
     init = to_numpy(model.init(jax.random.key(0)))
+    size, sampling = (None, "epochs") if minibatch is None else minibatch
     return train_phase(
         model, stack([init]), batch, ce_weight=np.ones(1), recon_weight=np.array([recon]),
         learning_rate=0.01, steps=100, snapshot_every=100, key=jax.random.key(1),
-        batch_size=batch_size,
+        batch_size=size, sampling=sampling,
     ).params  # fmt: skip
 
 
-@pytest.mark.parametrize(("batch_norm", "batch_size"), [(False, None), (True, None), (True, 8)])
+@pytest.mark.parametrize(
+    ("batch_norm", "batch_size"), [(False, None)] + [(True, m) for m in MINIBATCHES]
+)
 def test_unlabelled_labels_are_never_read(few_labels, batch_norm, batch_size):
     split, batch = few_labels
     model = Autoencoder(4, 3, hidden=(6,), batch_norm=batch_norm)
@@ -56,7 +63,7 @@ def test_unlabelled_labels_are_never_read(few_labels, batch_norm, batch_size):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("batch_size", [None, 8])
+@pytest.mark.parametrize("batch_size", MINIBATCHES)
 def test_a_model_without_reconstruction_sees_only_the_labelled_samples(few_labels, batch_size):
     """Its batch statistics too: moving the unlabelled inputs changes nothing for it."""
     split, batch = few_labels
@@ -77,7 +84,7 @@ def test_a_model_without_reconstruction_sees_only_the_labelled_samples(few_label
     assert not all(np.array_equal(a, b) for a, b in changed)
 
 
-@pytest.mark.parametrize("batch_size", [None, 8])
+@pytest.mark.parametrize("batch_size", MINIBATCHES)
 def test_held_out_samples_never_reach_training(few_labels, batch_size):
     split, batch = few_labels
     model = Autoencoder(4, 3, hidden=(6,), batch_norm=True)

@@ -192,12 +192,22 @@ _TRAIN_OPTIONS = (
         default="auto",
         help="Where to train: auto (a GPU when JAX sees one), cpu or gpu [auto].",
     ),  # fmt: skip
+    click.option(
+        "--devices",
+        type=int,
+        help="How many devices of that kind to train on, data-parallel [all JAX sees].",
+    ),  # fmt: skip
     click.option("--pretrain-steps", type=int, help="Pretraining steps [5000]."),
     click.option("--finetune-steps", type=int, help="Fine-tuning steps [10000]."),
     click.option(
         "--batch-size",
         type=int,
-        help="Samples drawn for each step (and as many labelled ones) [all: full batch].",
+        help="Samples in each step's minibatch (and as many labelled ones) [all: full batch].",
+    ),  # fmt: skip
+    click.option(
+        "--sampling",
+        type=click.Choice(["epochs", "draws"]),
+        help="Minibatches: shuffled epochs, or draws with replacement [epochs].",
     ),  # fmt: skip
     click.option(
         "--snapshot-every", type=int, help="Keep every sample's code every N steps [100]."
@@ -207,20 +217,73 @@ _TRAIN_OPTIONS = (
 )
 
 
-def _use_device(device: str) -> None:
-    """Make ``device`` JAX's default device; ``gpu`` without a visible GPU is a user error."""
-    if device == "auto":
-        return
+def _connect(
+    coordinator: str | None, num_processes: int | None, process_id: int | None
+) -> tuple[int, int] | None:
+    """Join a multi-process run when asked to (by an option or ``JAX_COORDINATOR_ADDRESS``);
+    return ``(process id, process count)``, or ``None`` for a run of one process."""
+    import os
+
+    asked = (coordinator, num_processes, process_id) != (None, None, None)
+    if not asked and "JAX_COORDINATOR_ADDRESS" not in os.environ:
+        return None
+    address = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS", "")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"--coordinator {address!r}: give process 0's address as HOST:PORT, e.g. "
+            "10.0.0.1:12345, the same in every process"
+        )
+    if num_processes is not None and num_processes < 1:
+        raise ConfigError(f"--num-processes {num_processes}: give the number of processes, >= 1")
+    if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
+        raise ConfigError(
+            f"--process-id {process_id}: number the {num_processes} processes 0 to "
+            f"{num_processes - 1}, each once"
+        )
     import jax
 
+    from aelab.parallel import connect
+
     try:
-        chosen = jax.devices(device)[0]
+        connect(address, num_processes, process_id)
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AelabError(f"could not join the run at {address}: {first}") from None
+    return jax.process_index(), jax.process_count()
+
+
+def _all_done() -> None:
+    """Wait until every process of a multi-process run gets here (none may leave while
+    another still needs it)."""
+    from jax.experimental import multihost_utils
+
+    multihost_utils.sync_global_devices("aelab run finished")
+
+
+def _use_devices(device: str, count: int | None):
+    """Make ``device`` JAX's default device and return the mesh of the ``count`` devices to
+    train on (``None`` for one); ``gpu`` without a visible GPU is a user error."""
+    import jax
+
+    from aelab.parallel import device_mesh
+
+    try:
+        devices = jax.devices(None if device == "auto" else device)
     except RuntimeError:
         raise ConfigError(
             f"--device {device}: JAX sees no {device.upper()} here; for NVIDIA GPUs install the "
             "CUDA build (pip install 'aelab[cuda]'), or use --device cpu"
         ) from None
-    jax.config.update("jax_default_device", chosen)
+    if device != "auto":
+        jax.config.update("jax_default_device", devices[0])
+    if count is not None and not 1 <= count <= len(devices):
+        kind = devices[0].platform.upper()
+        raise ConfigError(
+            f"--devices {count}: JAX sees {len(devices)} {kind} device"
+            f"{'s' if len(devices) > 1 else ''} here; use a number from 1 to {len(devices)}"
+        )
+    return device_mesh(devices, count)
 
 
 def _shared_overrides(s: dict) -> dict:
@@ -246,6 +309,7 @@ def _shared_overrides(s: dict) -> dict:
         "train.pretrain_steps": s["pretrain_steps"],
         "train.finetune_steps": s["finetune_steps"],
         "train.batch_size": s["batch_size"],
+        "train.sampling": s["sampling"],
         "train.snapshot_every": s["snapshot_every"],
     }
 
@@ -287,6 +351,14 @@ def _shared_overrides(s: dict) -> dict:
     "--resume", type=click.Path(path_type=Path),
     help="Finish an interrupted run (its NAME.interrupted folder); other settings are ignored.",
 )  # fmt: skip
+@click.option(
+    "--coordinator", metavar="HOST:PORT",
+    help="Train one model with other processes: process 0's address [$JAX_COORDINATOR_ADDRESS].",
+)  # fmt: skip
+@click.option(
+    "--num-processes", type=int, help="How many processes train together [$JAX_NUM_PROCESSES]."
+)
+@click.option("--process-id", type=int, help="This process's number, 0 to N-1 [$JAX_PROCESS_ID].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the run folder.")
 def run(
     config: Path | None,
@@ -302,7 +374,9 @@ def run(
     from aelab.config import RunConfig, load_config, with_overrides
     from aelab.rundir import RunInterrupted
 
-    _use_device(settings.pop("device"))
+    hosts = _connect(settings.pop("coordinator"), settings.pop("num_processes"),
+                     settings.pop("process_id"))  # fmt: skip
+    mesh = _use_devices(settings.pop("device"), settings.pop("devices"))
     from aelab.rundir import run as run_experiment
 
     base = load_config(config) if config is not None else RunConfig()
@@ -321,14 +395,26 @@ def run(
         },
     )
     dims = _dims("--plot-dims", plot_dims)
-    options = {"plot_dims": dims, "animation": animation, "resume": resume}
+    if hosts is not None:
+        if resume is not None:
+            raise ConfigError(
+                "--resume finishes a run of one process; leave out --coordinator, "
+                "--num-processes and --process-id"
+            )
+        if hosts[0] != 0:  # process 0 writes the run folder; the others train with it
+            from aelab.experiment import train_and_evaluate
+
+            train_and_evaluate(resolved, mesh=mesh)
+            _all_done()
+            click.echo(f"process {hosts[0]} of {hosts[1]}: trained; process 0 writes the run")
+            return
+    options = {"plot_dims": dims, "animation": animation, "resume": resume, "mesh": mesh}
     try:
         if quiet:
             result = run_experiment(resolved, out=out, name=name, **options)
-            click.echo(str(result.run_dir))
-            return
-        with _RichProgress(Console(stderr=True)) as progress:
-            result = run_experiment(resolved, out=out, name=name, progress=progress, **options)
+        else:
+            with _RichProgress(Console(stderr=True)) as progress:
+                result = run_experiment(resolved, out=out, name=name, progress=progress, **options)
     except RunInterrupted as stop:
         click.echo(
             f"aelab: {stop}; the run's state is saved in {stop.folder}; finish it with: "
@@ -336,6 +422,11 @@ def run(
             err=True,
         )
         raise SystemExit(130) from None
+    if hosts is not None:
+        _all_done()
+    if quiet:
+        click.echo(str(result.run_dir))
+        return
     console = Console()
     console.print(_summary_table(result.metrics))
     console.print(
@@ -425,7 +516,7 @@ def sweep_command(
     """Train seeds x labels x lambda x strategies at once, with CIs and baselines."""
     from aelab.sweep import SweepConfig, SweepInterrupted, load_sweep_config, sweep
 
-    _use_device(settings.pop("device"))
+    mesh = _use_devices(settings.pop("device"), settings.pop("devices"))
     sweep_config = None
     if resume is None:
         base = load_sweep_config(config) if config is not None else SweepConfig()
@@ -453,7 +544,7 @@ def sweep_command(
         sweep_config = SweepConfig.from_dict(raw)
     if quiet:
         try:
-            result = sweep(sweep_config, out=out, name=name, resume=resume)
+            result = sweep(sweep_config, out=out, name=name, resume=resume, mesh=mesh)
         except SweepInterrupted as stop:
             click.echo(
                 f"aelab: interrupted; finish with: aelab sweep --resume {stop.sweep_dir}", err=True
@@ -464,7 +555,9 @@ def sweep_command(
         return
     try:
         with _RichProgress(Console(stderr=True)) as progress:
-            result = sweep(sweep_config, out=out, name=name, resume=resume, progress=progress)
+            result = sweep(
+                sweep_config, out=out, name=name, resume=resume, progress=progress, mesh=mesh
+            )
     except SweepInterrupted as stop:
         click.echo(
             f"aelab: interrupted; {stop.sweep_dir} keeps {stop.n_rows} finished rows; "

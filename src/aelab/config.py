@@ -30,6 +30,7 @@ def _choices(values) -> str:
 
 
 PRETRAINING = ("end-to-end", "greedy")
+SAMPLINGS = ("epochs", "draws")
 SCALINGS = ("auto", "standard", "minmax")
 FAMILIES = ("ae", "vae", "ladder")
 MAX_SEED = 2**32 - 1
@@ -229,6 +230,9 @@ class TrainConfig:
         batch_size: ``None`` (the default, as in the original experiment) trains on every
             training sample at every step; a number trains each step on that many samples
             drawn at random, plus as many labelled ones when only some are labelled.
+        sampling: how minibatches pick their training samples: ``epochs`` (the default)
+            goes through a fresh permutation of them every epoch; ``draws`` draws every
+            minibatch with replacement. Unused without ``batch_size``.
     """
 
     learning_rate: float = 0.01
@@ -238,6 +242,7 @@ class TrainConfig:
     snapshot_every: int = 100
     pretraining: str = "end-to-end"
     batch_size: int | None = None
+    sampling: str = "epochs"
 
     def __post_init__(self) -> None:
         lr = _require_number("train", "learning_rate", self.learning_rate)
@@ -258,6 +263,7 @@ class TrainConfig:
         object.__setattr__(self, "recon_weight", lam)
         _require_int("train", "snapshot_every", self.snapshot_every, 1, "try 100")
         _require_choice("train", "pretraining", self.pretraining, PRETRAINING, "pretraining")
+        _require_choice("train", "sampling", self.sampling, SAMPLINGS, "sampling")
         if self.batch_size is not None:
             _require_int(
                 "train", "batch_size", self.batch_size, 1, "or leave it unset for full batches"

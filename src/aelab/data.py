@@ -154,16 +154,68 @@ def split_dataset(
                 )
     else:
         is_train = _random_split(dataset, test_size, seed)
-    train = dataset.x[is_train]
     if scaling == "auto":
         scaling = "minmax" if dataset.image_shape else "standard"
-    if scaling == "minmax":
-        shift, scale = train.min(axis=0), np.ptp(train, axis=0)
+    if isinstance(dataset.x, np.memmap):  # from disk: a chunk at a time, onto disk
+        shift, scale = _chunked_statistics(dataset.x, is_train, scaling)
+        x = _scaled_on_disk(dataset.x, shift, scale)
     else:
-        shift, scale = train.mean(axis=0), train.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)  # constant columns (digits' border pixels)
-    x = ((dataset.x - shift) / scale).astype(np.float32)
+        train = dataset.x[is_train]
+        if scaling == "minmax":
+            shift, scale = train.min(axis=0), np.ptp(train, axis=0)
+        else:
+            shift, scale = train.mean(axis=0), train.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)  # constant columns (digits' border pixels)
+        x = ((dataset.x - shift) / scale).astype(np.float32)
     return Split(dataset, x, is_train, shift, scale, _labelled(dataset, is_train, labels, seed))
+
+
+CHUNK_ROWS = 16_384  # rows of a memory-mapped array in memory at a time
+
+
+def _chunked_statistics(
+    x: np.ndarray, is_train: np.ndarray, scaling: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows' shift and scale, reading ``x`` a chunk at a time (means and
+    variances combined chunk by chunk as Chan et al.'s parallel algorithm does)."""
+    count, mean, m2 = 0, np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    low, high = np.full(x.shape[1], np.inf), np.full(x.shape[1], -np.inf)
+    for start in range(0, len(x), CHUNK_ROWS):
+        block = np.asarray(x[start : start + CHUNK_ROWS][is_train[start : start + CHUNK_ROWS]])
+        if len(block) == 0:
+            continue
+        block = block.astype(np.float64)
+        if scaling == "minmax":
+            low, high = np.minimum(low, block.min(axis=0)), np.maximum(high, block.max(axis=0))
+            continue
+        n, block_mean = len(block), block.mean(axis=0)
+        delta = block_mean - mean
+        total = count + n
+        mean = mean + delta * n / total
+        m2 = m2 + ((block - block_mean) ** 2).sum(axis=0) + delta**2 * count * n / total
+        count = total
+    shift, scale = (low, high - low) if scaling == "minmax" else (mean, np.sqrt(m2 / count))
+    return shift, np.where(scale > 0, scale, 1.0)
+
+
+def _scaled_on_disk(x: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(x - shift) / scale`` as float32 in a memory-mapped scratch file (in ``TMPDIR``),
+    written a chunk at a time. The file's name is removed at once: the mapping keeps its data
+    until the array is gone, and nothing is left behind whatever happens."""
+    import os
+    import tempfile
+
+    handle, name = tempfile.mkstemp(prefix="aelab-scaled-", suffix=".npy")
+    os.close(handle)
+    try:
+        out = np.lib.format.open_memmap(name, mode="w+", dtype=np.float32, shape=x.shape)
+        for start in range(0, len(x), CHUNK_ROWS):
+            block = np.asarray(x[start : start + CHUNK_ROWS], np.float64)
+            out[start : start + CHUNK_ROWS] = (block - shift) / scale
+        out.flush()
+    finally:
+        os.unlink(name)
+    return out
 
 
 def _random_split(dataset: Dataset, test_size: float | int, seed: int) -> np.ndarray:

@@ -30,7 +30,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 def looks_like_file(name: str) -> bool:
     """Whether a ``--dataset`` value names a file rather than a built-in dataset."""
     lower = name.lower().removesuffix(".gz")
-    return "/" in name or lower.endswith((*TABLE_SUFFIXES, ".npz", "-ubyte", ".idx"))
+    return "/" in name or lower.endswith((*TABLE_SUFFIXES, ".npz", ".npy", "-ubyte", ".idx"))
 
 
 def load_file(
@@ -47,6 +47,8 @@ def load_file(
     lower = path.name.lower().removesuffix(".gz")
     if lower.endswith(".npz"):
         return _npz(path), 0
+    if path.name.lower().endswith(".npy"):
+        return _npy(path), 0
     if lower.endswith(("-ubyte", ".idx")):
         return _idx_pair(path), 0
     return _table(path, label_column, drop_columns, drop_missing)
@@ -265,6 +267,55 @@ def _idx_pair(path: Path) -> Dataset:
     x = images.reshape(len(images), -1).astype(np.float64)
     names = tuple(f"pixel{i}" for i in range(x.shape[1]))
     return _dataset(path, x, codes, names, tuple(str(c) for c in classes), images.shape[1:])
+
+
+CHUNK_ROWS = 16_384  # rows a memory-mapped file is read in at a time
+
+
+def npy_labels_path(path: Path) -> Path:
+    """Where the labels of ``path`` (a ``.npy`` of features) are: ``y.npy`` beside ``X.npy``,
+    ``NAME.labels.npy`` beside any other ``NAME.npy``."""
+    stem = path.name[: -len(".npy")]
+    return path.with_name("y.npy" if stem in ("X", "x") else f"{stem}.labels.npy")
+
+
+def _npy(path: Path) -> Dataset:
+    """Features from a ``.npy`` file, memory-mapped: nothing is read until it is used, so
+    the data may be larger than memory; labels from :func:`npy_labels_path`."""
+    labels = npy_labels_path(path)
+    if not labels.is_file():
+        raise _fail(path, f"needs its labels beside it, in {labels.name!r} (one class id a sample)")
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+        y = np.load(labels, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise _fail(path, f"is not a readable .npy pair with {labels.name} ({exc})") from None
+    if x.ndim < 2 or x.dtype.kind not in "biuf":
+        raise _fail(
+            path, f"must be a real numeric array of samples x features, got {x.dtype} {x.shape}"
+        )
+    if len(x) == 0 or x[0].size == 0:
+        raise _fail(path, f"has no samples or no features (shape {x.shape})")
+    if y.ndim != 1 or len(y) != len(x):
+        raise _fail(
+            path,
+            f"{labels.name} must hold one label per sample: {len(x)} samples, labels {y.shape}",
+        )
+    if y.dtype.kind not in "biu":
+        raise _fail(path, f"{labels.name} must hold integer class ids, got {y.dtype}")
+    image_shape = tuple(int(s) for s in x.shape[1:]) if x.ndim == 3 else ()
+    x = x.reshape(len(x), -1)  # a view of the same mapping
+    for start in range(0, len(x), CHUNK_ROWS):  # one pass, a chunk in memory at a time
+        block = x[start : start + CHUNK_ROWS]
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            row, col = np.argwhere(~np.isfinite(block))[0]
+            raise _fail(path, f"sample {start + row + 1}, feature {col} is not a finite number")
+    classes, codes = np.unique(y, return_inverse=True)
+    return Dataset(
+        name=path.name, x=x, y=codes.astype(np.int32),
+        feature_names=tuple(f"x{i}" for i in range(x.shape[1])),
+        class_names=tuple(str(c) for c in classes), image_shape=image_shape,
+    )  # fmt: skip
 
 
 def _dataset(path, x, y, features, classes, image_shape=()) -> Dataset:

@@ -9,6 +9,7 @@ difference between ``supervised`` and ``finetune`` is the pretraining, and betwe
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from aelab.datafiles import load_data
 from aelab.errors import ConfigError, TrainingError
 from aelab.greedy import greedy_pretrain
 from aelab.models import Model, Params, VariationalAutoencoder, build_model
+from aelab.parallel import Mesh
 from aelab.strategies import STRATEGIES
 from aelab.train import (
     Batch,
@@ -33,6 +35,7 @@ from aelab.train import (
     PhaseResult,
     PhaseState,
     apply_batched,
+    errors_batched,
     stack,
     to_numpy,
     train_phase,
@@ -71,11 +74,13 @@ def train_and_evaluate(
     progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
     resume: Interrupted | None = None,
+    mesh: Mesh | None = None,
 ) -> Outcome:
     """Run the experiment that ``config`` describes and measure every stage.
 
     ``stop`` and ``resume``: see :func:`train_strategies` (an interrupted run raises
-    :class:`Interrupted`; resuming it gives the uninterrupted run's numbers)."""
+    :class:`Interrupted`; resuming it gives the uninterrupted run's numbers). ``mesh``: train
+    data-parallel over its devices (:func:`aelab.train.train_phase`)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     dataset, dropped = load_data(config.data)
@@ -90,6 +95,7 @@ def train_and_evaluate(
 
     _check_snapshot_size(config, n_samples=len(split.y))
     _check_batch_size(config, n_train=split.n_train)
+    _check_streaming(config, split)
     fingerprint = data_fingerprint(split)
     if resume is not None and resume.fingerprint and resume.fingerprint != fingerprint:
         raise ConfigError(
@@ -110,6 +116,7 @@ def train_and_evaluate(
             progress=progress,
             stop=stop,
             resume=resume,
+            mesh=mesh,
         )
     except Interrupted as exc:
         exc.fingerprint = fingerprint
@@ -177,7 +184,8 @@ def data_fingerprint(split: Split) -> str:
 
     digest = hashlib.sha256()
     for array in (split.x, split.y, split.is_train, split.is_labelled):
-        digest.update(np.ascontiguousarray(array).tobytes())
+        for start in range(0, len(array), 65_536):  # the same digest, a memory-map chunk at a time
+            digest.update(np.ascontiguousarray(array[start : start + 65_536]).tobytes())
         digest.update(str(array.shape).encode())
     return digest.hexdigest()
 
@@ -203,6 +211,7 @@ def train_strategies(
     pretrain: bool = True,
     stop: Callable[[], bool] | None = None,
     resume: Interrupted | None = None,
+    mesh: Mesh | None = None,
 ) -> Trained:
     """Pretrain ``model`` on ``batch``, then fine-tune it with every strategy side by side.
 
@@ -235,6 +244,8 @@ def train_strategies(
         "key": jax.random.fold_in(root, 1),
         "noise": noise,
         "batch_size": train.batch_size,
+        "sampling": train.sampling,
+        "mesh": mesh,
     }
     resume_pre = resume.state if resume is not None and resume.phase == "pretrain" else None
     if resume is not None and resume.phase == "finetune":
@@ -289,6 +300,8 @@ def train_strategies(
             key=jax.random.fold_in(root, 2),
             noise=noise,
             batch_size=train.batch_size,
+            sampling=train.sampling,
+            mesh=mesh,
             on_progress=phase_progress("finetune", train.finetune_steps),
             stop=stop,
             resume=resume.state if resume is not None and resume.phase == "finetune" else None,
@@ -303,6 +316,7 @@ def train_strategies(
 
 
 MAX_SNAPSHOT_BYTES = 2 * 2**30
+REFERENCE_SAMPLES = 20_000
 
 
 def _check_snapshot_size(config: RunConfig, n_samples: int) -> None:
@@ -322,6 +336,24 @@ def _check_snapshot_size(config: RunConfig, n_samples: int) -> None:
             f"train.snapshot_every={t.snapshot_every} would keep {count:,} snapshots of "
             f"{n_samples:,} codes ({count * per_snapshot / 2**30:.1f} GiB); use "
             f"--snapshot-every {every} or more"
+        )
+
+
+def _check_streaming(config: RunConfig, split: Split) -> None:
+    """Data on disk (a memory-mapped ``.npy``) trains only as it can be read: in minibatches
+    of shuffled epochs, end to end."""
+    if not isinstance(split.x, np.memmap):
+        return
+    name, train = config.data.dataset, config.train
+    if train.batch_size is None:
+        raise ConfigError(
+            f"{name}: data read from disk trains in minibatches; give --batch-size, e.g. 256"
+        )
+    if train.sampling != "epochs":
+        raise ConfigError(f"{name}: data read from disk trains in shuffled epochs; drop --sampling")
+    if train.pretraining == "greedy":
+        raise ConfigError(
+            f"{name}: greedy pretraining needs the data in memory; use --pretraining end-to-end"
         )
 
 
@@ -361,10 +393,21 @@ def _evaluate(
 ) -> tuple[dict[str, np.ndarray], dict]:
     x, y, is_train, labelled = split.x, split.y, split.is_train, split.is_labelled
     test, unlabelled = ~is_train, is_train & ~labelled
-    pre_code, pre_recon, _ = (a[0] for a in apply_batched(model, pretrain.params, x))
-    ft_codes, ft_recons, ft_logits = apply_batched(model, finetune.params, x)
+    if isinstance(x, np.memmap):  # from disk: each sample's error, never (M, N, D) outputs
+        outputs = functools.partial(errors_batched, model)
 
-    pre_test_mse = metrics.reconstruction_mse(x[test], pre_recon[test])
+        def mse(errors: np.ndarray, rows: np.ndarray) -> float:
+            return float(errors[rows].mean())
+    else:
+        outputs = functools.partial(apply_batched, model)
+
+        def mse(recon: np.ndarray, rows: np.ndarray) -> float:
+            return metrics.reconstruction_mse(x[rows], recon[rows])
+
+    pre_code, pre_recon, _ = (a[0] for a in outputs(pretrain.params, x))
+    ft_codes, ft_recons, ft_logits = outputs(finetune.params, x)
+
+    pre_test_mse = mse(pre_recon, test)
     result: dict = {
         "data": {
             "dataset": split.dataset.name,
@@ -377,9 +420,7 @@ def _evaluate(
             "class_names": list(split.dataset.class_names),
         },
         "pretrained": {
-            "train_reconstruction_mse": metrics.reconstruction_mse(
-                x[is_train], pre_recon[is_train]
-            ),
+            "train_reconstruction_mse": mse(pre_recon, is_train),
             "test_reconstruction_mse": pre_test_mse,
             **metrics.code_quality(pre_code, y, labelled, test),
         },
@@ -390,11 +431,11 @@ def _evaluate(
     for i, name in enumerate(strategies):
         code, recon, logits = ft_codes[i], ft_recons[i], ft_logits[i]
         start = finetune.snapshots[0, i]
-        test_mse = metrics.reconstruction_mse(x[test], recon[test])
+        test_mse = mse(recon, test)
         result["strategies"][name] = {
             "train_accuracy": metrics.accuracy(logits[labelled], y[labelled]),
             "test_accuracy": metrics.accuracy(logits[test], y[test]),
-            "train_reconstruction_mse": metrics.reconstruction_mse(x[is_train], recon[is_train]),
+            "train_reconstruction_mse": mse(recon, is_train),
             "test_reconstruction_mse": test_mse,
             "reconstruction_drift": test_mse - pre_test_mse,
             "cka_to_pretrained": metrics.linear_cka(pre_code, code),
@@ -437,13 +478,25 @@ def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float
     x, y, is_train = split.x, split.y, split.is_train
     fit, test = split.is_labelled, ~is_train
     n_components = min(max(2, code_size), x.shape[1], int(is_train.sum()))
-    projection = PCA(n_components=n_components).fit(x[is_train]).transform(x)
+    # Above REFERENCE_SAMPLES samples, PCA is fitted and all features are scored on a seeded
+    # sample of that size (a kNN over every raw feature of every sample would not finish).
+    sample = np.ones(len(y), bool)
+    if len(y) > REFERENCE_SAMPLES:
+        sample = np.zeros(len(y), bool)
+        sample[np.random.default_rng(0).choice(len(y), REFERENCE_SAMPLES, replace=False)] = True
+    pca = PCA(n_components=n_components).fit(np.asarray(x[np.flatnonzero(is_train & sample)]))
+    projection = np.concatenate(
+        [pca.transform(np.asarray(x[i : i + 65_536])) for i in range(0, len(x), 65_536)]
+    )
+    picked = np.flatnonzero(sample)
     references = {
-        "raw": metrics.code_quality(x[:, :2], y, fit, test),
+        "raw": metrics.code_quality(np.asarray(x[:, :2]), y, fit, test),
         "pca": {
             "n_components": min(code_size, n_components),
             **metrics.code_quality(projection[:, :code_size], y, fit, test),
         },
-        "all_features": metrics.code_quality(x, y, fit, test),
+        "all_features": metrics.code_quality(
+            np.asarray(x[picked]), y[picked], fit[picked], test[picked]
+        ),
     }
     return references, projection.astype(np.float32)

@@ -15,6 +15,7 @@ import numpy as np
 
 from aelab.corruption import Noise
 from aelab.models import Autoencoder, Params
+from aelab.parallel import Mesh
 from aelab.train import Batch, PhaseResult, stack, train_phase, unstack
 
 
@@ -49,6 +50,8 @@ def greedy_pretrain(
     key: jax.Array,
     noise: Noise | None = None,
     batch_size: int | None = None,
+    sampling: str = "epochs",
+    mesh: Mesh | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> PhaseResult:
     """Pretrain ``model`` layer by layer, ``steps`` steps a layer, from ``init`` (one model).
@@ -86,6 +89,8 @@ def greedy_pretrain(
             key=jax.random.fold_in(key, i),
             noise=noise,
             batch_size=batch_size,
+            sampling=sampling,
+            mesh=mesh,
             on_progress=None if on_progress is None else _offset(on_progress, i * steps),
         )
         trained = unstack(result.params, 0)

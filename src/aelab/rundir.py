@@ -22,6 +22,7 @@ from aelab.checkpoint import save_checkpoint
 from aelab.config import RunConfig, dump_config
 from aelab.errors import AelabError, ConfigError
 from aelab.experiment import Diverged, Interrupted, Outcome, ProgressFn, train_and_evaluate
+from aelab.parallel import Mesh
 from aelab.train import HISTORY_FIELDS
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -101,9 +102,12 @@ class RunInterrupted(KeyboardInterrupt):
 
 class _StopOnSignal:
     """SIGINT / SIGTERM ask training to stop after its current chunk of steps (a second
-    signal stops at once). Only in the main thread; elsewhere nothing changes."""
+    signal stops at once). Only in the main thread, and only in a run of one process (the
+    processes of a multi-host run must stop together, so a signal there ends the process as
+    usual); elsewhere nothing changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.requested = False
         self.saving = False  # while the state is saved, further signals wait for it
         self._old: dict = {}
@@ -112,7 +116,7 @@ class _StopOnSignal:
         import signal
         import threading
 
-        if threading.current_thread() is threading.main_thread():
+        if self.enabled and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 old = signal.getsignal(sig)
                 if old is signal.SIG_IGN:  # a signal the caller ignores stays ignored
@@ -145,6 +149,7 @@ def run(
     plot_dims: tuple[int, int] | None = None,
     animation: bool = False,
     resume: str | Path | None = None,
+    mesh: Mesh | None = None,
 ) -> RunResult:
     """Train and measure every strategy of ``config``; write the run folder ``out/name``.
 
@@ -158,6 +163,8 @@ def run(
         resume: the folder an interrupted run left (``<name>.interrupted``): finish that run
             with the numbers an uninterrupted one would have; ``config`` and ``name`` come from
             the folder.
+        mesh: train data-parallel over the devices of this ``jax.sharding.Mesh``
+            (:func:`aelab.parallel.device_mesh`); one device by default.
 
     SIGINT or SIGTERM during training stops it after the current chunk of steps, saves the
     state in ``out/<name>.interrupted`` and raises :class:`RunInterrupted`.
@@ -185,7 +192,7 @@ def run(
     tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
     # A signal from here on asks training to stop after its current chunk (the handler is
     # in place before the folder exists, so no signal can fall between the two).
-    with _StopOnSignal() as stop:
+    with _StopOnSignal(enabled=jax.process_count() == 1) as stop:
         try:
             try:  # before training, so that an unusable --out fails at once
                 tmp.mkdir(parents=True)
@@ -195,7 +202,7 @@ def run(
                     "choose another --out"
                 ) from None
             try:
-                outcome = train_and_evaluate(config, progress, stop=stop, resume=state)
+                outcome = train_and_evaluate(config, progress, stop=stop, resume=state, mesh=mesh)
             except Diverged as exc:
                 kept = _write_diverged(exc, config, run_dir)
                 raise Diverged(
@@ -212,7 +219,9 @@ def run(
                 phase = "pretraining" if exc.phase == "pretrain" else "fine-tuning"
                 raise RunInterrupted(folder, phase, exc.state.done, total) from None
             try:
-                figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name)
+                figures, checkpoints = write_run(
+                    outcome, tmp, plot_dims, name=run_dir.name, mesh=mesh
+                )
                 if animation:
                     from aelab.animation import write_animation
 
@@ -379,9 +388,11 @@ def write_run(
     run_dir: Path,
     plot_dims: tuple[int, int] | None = None,
     name: str | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[dict[str, Path], dict[str, Path]]:
     """Write every file of a run folder into the existing folder ``run_dir``; ``name`` is
-    the run's name in its report (the folder's by default)."""
+    the run's name in its report (the folder's by default); ``mesh``, the devices it trained
+    on, goes into ``timing.json``."""
     from aelab.plots import plot_stages
     from aelab.report import write_report
 
@@ -391,10 +402,13 @@ def write_run(
         json.dumps(outcome.metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     device = jax.config.jax_default_device or jax.devices()[0]
-    (run_dir / "timing.json").write_text(
-        json.dumps({"seconds": outcome.seconds, "device": str(device)}, indent=2) + "\n",
-        encoding="utf-8",
-    )
+    timing = {
+        "seconds": outcome.seconds,
+        "device": str(device),
+        "devices": 1 if mesh is None else mesh.size,
+        "processes": jax.process_count(),
+    }
+    (run_dir / "timing.json").write_text(json.dumps(timing, indent=2) + "\n", encoding="utf-8")
 
     latents = {
         "index": np.arange(len(split.y)),

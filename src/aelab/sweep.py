@@ -39,6 +39,7 @@ from aelab.data import Split, split_dataset
 from aelab.datafiles import load_data
 from aelab.errors import AelabError, ConfigError
 from aelab.models import build_model
+from aelab.parallel import Mesh
 from aelab.rundir import resolve_run_dir
 from aelab.strategies import STRATEGIES
 from aelab.train import Batch, stack, to_numpy, train_groups, unstack
@@ -294,6 +295,7 @@ def _train_slice(
     seeds: list[int],
     progress: Callable[[str, int, int], None] | None,
     baselines: bool = True,
+    mesh: Mesh | None = None,
 ) -> list[dict[str, Any]]:
     """Train every model of ``seeds`` (one group a seed) and return their result rows."""
     splits = [_splits(run, dataset, s, config.labels) for s in seeds]
@@ -350,6 +352,8 @@ def _train_slice(
         chunk=chunk,
         noise=noise,
         batch_size=train.batch_size,
+        sampling=train.sampling,
+        mesh=mesh,
         on_progress=None
         if progress is None
         else (lambda d: progress("pretrain", d, train.pretrain_steps)),
@@ -386,6 +390,8 @@ def _train_slice(
         chunk=chunk,
         noise=noise,
         batch_size=train.batch_size,
+        sampling=train.sampling,
+        mesh=mesh,
         on_progress=None
         if progress is None
         else (lambda d: progress("finetune", d, train.finetune_steps)),
@@ -557,13 +563,14 @@ def sweep(
     name: str | None = None,
     resume: str | Path | None = None,
     progress: ProgressFn | None = None,
+    mesh: Mesh | None = None,
 ) -> SweepResult:
     """Train the grid ``config`` describes into a new sweep folder, or finish ``resume``.
 
     The folder is ``out/name`` (a timestamp by default). ``results.csv`` is rewritten after
     every slice of ``seeds_per_slice`` seeds, so an interrupted sweep loses at most the slice
     in training; ``resume`` (an existing sweep folder) reads its ``sweep.toml`` and trains
-    only the seeds without rows.
+    only the seeds without rows. ``mesh`` spreads each slice's seeds over its devices.
     """
     import pandas as pd
 
@@ -617,7 +624,7 @@ def sweep(
         try:
             rows.extend(
                 _train_slice(
-                    run, config, datasets[repr(run.data)], seeds, slice_progress, baselines
+                    run, config, datasets[repr(run.data)], seeds, slice_progress, baselines, mesh
                 )
             )
         except KeyboardInterrupt:

@@ -1,0 +1,153 @@
+"""Data from disk: ``.npy`` files stay memory-mapped, training reads each chunk's minibatches."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from aelab.cli import main
+from aelab.data import Dataset, split_dataset
+from aelab.datafiles import load_file
+from aelab.errors import DataError
+from aelab.models import Autoencoder
+from aelab.train import Batch, stack, to_numpy, train_phase
+
+N, D = 1200, 12
+
+
+@pytest.fixture(scope="module")
+def npy(tmp_path_factory):
+    """A 3-class table as X.npy + y.npy, and the same as an .npz."""
+    folder = tmp_path_factory.mktemp("npy")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, N)
+    x = (rng.normal(size=(N, D)) + 2.0 * np.eye(3, D)[y] + 5.0).astype(np.float32)
+    np.save(folder / "X.npy", x)
+    np.save(folder / "y.npy", y)
+    np.savez(folder / "same.npz", X=x, y=y)
+    return folder
+
+
+def _in_memory(ds: Dataset) -> Dataset:
+    return Dataset(ds.name, np.asarray(ds.x, np.float64), ds.y, ds.feature_names, ds.class_names)
+
+
+def test_an_npy_file_is_memory_mapped_with_its_labels_beside_it(npy):
+    ds, dropped = load_file(npy / "X.npy")
+    assert isinstance(ds.x, np.memmap) and ds.x.shape == (N, D) and dropped == 0
+    assert ds.class_names == ("0", "1", "2") and ds.y.shape == (N,)
+
+
+@pytest.mark.parametrize("scaling", ["standard", "minmax"])
+def test_scaling_from_disk_equals_scaling_in_memory(npy, scaling):
+    ds, _ = load_file(npy / "X.npy")
+    on_disk = split_dataset(ds, 0.5, seed=0, scaling=scaling)
+    in_memory = split_dataset(_in_memory(ds), 0.5, seed=0, scaling=scaling)
+    assert isinstance(on_disk.x, np.memmap) and on_disk.x.dtype == np.float32
+    np.testing.assert_allclose(on_disk.mean, in_memory.mean, rtol=1e-12)
+    np.testing.assert_allclose(on_disk.scale, in_memory.scale, rtol=1e-10)
+    np.testing.assert_allclose(on_disk.x, in_memory.x, atol=1e-6)
+    np.testing.assert_array_equal(on_disk.is_train, in_memory.is_train)
+
+
+@pytest.mark.parametrize(("labels", "read_bytes"), [(None, None), (10, None), (10, 5000)])
+def test_training_from_disk_equals_training_in_memory(npy, monkeypatch, labels, read_bytes):
+    """The same minibatches in the same order, the labelled ones from the same pool: the
+    same models, whether the rows come from the memory map chunk by chunk or from memory
+    (also when each read holds only 3 steps' rows, so a snapshot's steps take many reads)."""
+    if read_bytes is not None:
+        monkeypatch.setattr("aelab.train.READ_BYTES", read_bytes)
+    ds, _ = load_file(npy / "X.npy")
+    on_disk = split_dataset(ds, 0.5, seed=0, labels=labels)
+    model = Autoencoder(D, 3, hidden=(16,))
+    init = to_numpy(model.init(jax.random.key(0)))
+    results = []
+    for x in (on_disk.x, np.array(on_disk.x)):
+        batch = Batch.from_split(x, on_disk.y, on_disk.is_train, on_disk.is_labelled)
+        assert isinstance(batch.x, np.memmap) == (x is on_disk.x)
+        results.append(
+            train_phase(
+                model,
+                stack([init, init]),
+                batch,
+                ce_weight=np.array([0.0, 1.0]),
+                recon_weight=np.ones(2),
+                learning_rate=0.01,
+                steps=230,
+                snapshot_every=70,
+                key=jax.random.key(1),
+                batch_size=32,
+            )  # fmt: skip
+        )
+    streamed, loaded = results
+    for a, b in zip(jax.tree.leaves(streamed.params), jax.tree.leaves(loaded.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(streamed.history, loaded.history, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(streamed.snapshots, loaded.snapshots, rtol=1e-6, atol=1e-6)
+    assert streamed.snapshots.shape == (5, 2, N, 2)
+
+
+def test_aelab_run_on_an_npy_file_matches_the_same_data_in_memory(npy, tmp_path, capsys):
+    args = ["run", "--batch-size", "32", "--pretrain-steps", "200", "--finetune-steps", "200",
+            "--out", str(tmp_path), "-q"]  # fmt: skip
+    for name, data in (("disk", "X.npy"), ("memory", "same.npz")):
+        with pytest.raises(SystemExit) as done:
+            main([*args, "--name", name, "--dataset", str(npy / data)])
+        assert done.value.code == 0, capsys.readouterr().err
+    disk, memory = (
+        json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("disk", "memory")
+    )
+    for stage in ("supervised", "finetune", "finetune-recon", "joint"):
+        for metric in ("test_accuracy", "test_reconstruction_mse", "cka_to_pretrained"):
+            a, b = disk["strategies"][stage][metric], memory["strategies"][stage][metric]
+            assert a == pytest.approx(b, abs=2e-3), (stage, metric)
+    assert disk["pretrained"]["test_reconstruction_mse"] == pytest.approx(
+        memory["pretrained"]["test_reconstruction_mse"], rel=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "X.npy: data read from disk trains in minibatches; give --batch-size, e.g. 256"),
+        (["--batch-size", "32", "--sampling", "draws"], "trains in shuffled epochs"),
+        (["--batch-size", "32", "--pretraining", "greedy"], "greedy pretraining needs the data"),
+    ],
+)
+def test_settings_disk_data_cannot_train_with_are_one_line_errors(
+    npy, tmp_path, capsys, args, message
+):
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--dataset", str(npy / "X.npy"), "--out", str(tmp_path / "runs"), *args])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"X.npy": np.zeros((4, 3))}, "X.npy: needs its labels beside it, in 'y.npy'"),
+        (
+            {"X.npy": np.zeros((4, 3)), "y.npy": np.zeros(3, int)},
+            "y.npy must hold one label per sample: 4 samples",
+        ),
+        (
+            {"X.npy": np.zeros((4, 3)), "y.npy": np.zeros(4)},
+            "y.npy must hold integer class ids, got float64",
+        ),
+        ({"X.npy": np.zeros(4), "y.npy": np.zeros(4, int)}, "must be a real numeric array"),
+        (
+            {"X.npy": np.array([[1.0, np.nan]] * 4), "y.npy": np.zeros(4, int)},
+            "sample 1, feature 1 is not a finite number",
+        ),
+        ({"d.npy": np.zeros((4, 3))}, "d.npy: needs its labels beside it, in 'd.labels.npy'"),
+    ],
+)
+def test_bad_npy_files_are_one_line_errors(tmp_path, arrays, message):
+    for name, array in arrays.items():
+        np.save(tmp_path / name, array)
+    with pytest.raises(DataError) as error:
+        load_file(tmp_path / next(iter(arrays)))
+    assert message in str(error.value) and "\n" not in str(error.value)
