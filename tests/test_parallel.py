@@ -117,7 +117,7 @@ def test_training_on_two_devices_equals_one_device():
                     continue
                 runs = [train_phase(
                     model, stack([init, init]), batch, ce_weight=np.array([0.0, 1.0]),
-                    recon_weight=np.ones(2), learning_rate=0.01, steps=250,
+                    recon_weight=np.ones(2), learning_rate=0.01, steps=150,
                     snapshot_every=100, key=jax.random.key(1), batch_size=size,
                     sampling=sampling, mesh=m) for m in (None, mesh)]
                 out[f"{name} {size} {sampling}"] = max(

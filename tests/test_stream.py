@@ -105,6 +105,15 @@ def test_aelab_run_on_an_npy_file_matches_the_same_data_in_memory(npy, tmp_path,
     assert disk["pretrained"]["test_reconstruction_mse"] == pytest.approx(
         memory["pretrained"]["test_reconstruction_mse"], rel=1e-3
     )
+    # The folder keeps the shown rows and every sample's first two inputs, not a copy of the
+    # data; its figure, report and generated samples come from them.
+    with np.load(tmp_path / "disk" / "latents.npz") as lat:
+        assert lat["x"].shape == (N, D) and lat["x_first2"].shape == (N, 2)
+        np.testing.assert_array_equal(lat["x_rows"], np.arange(N))
+    assert (tmp_path / "disk" / "report.html").stat().st_size > 10_000
+    with pytest.raises(SystemExit) as done:
+        main(["generate", str(tmp_path / "disk"), "--mode", "grid"])
+    assert done.value.code == 0, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -151,3 +160,22 @@ def test_bad_npy_files_are_one_line_errors(tmp_path, arrays, message):
     with pytest.raises(DataError) as error:
         load_file(tmp_path / next(iter(arrays)))
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_large_data_scores_codes_on_a_seeded_sample(npy, monkeypatch):
+    """Above REFERENCE_SAMPLES samples, kNN, probe and silhouette use a seeded sample (here
+    500 of 1,200); accuracy still covers every held-out sample."""
+    import aelab
+    from aelab.experiment import train_and_evaluate
+
+    monkeypatch.setattr("aelab.experiment.REFERENCE_SAMPLES", 500)
+    config = aelab.RunConfig(
+        strategies=("finetune",),
+        data=aelab.DataConfig(dataset=str(npy / "X.npy")),
+        train=aelab.TrainConfig(pretrain_steps=50, finetune_steps=50, batch_size=32),
+    )
+    first, again = train_and_evaluate(config), train_and_evaluate(config)
+    assert first.metrics["data"]["code_metrics_sample"] == 500
+    assert first.metrics == again.metrics  # the same sample, the same numbers
+    accuracy = first.metrics["strategies"]["finetune"]["test_accuracy"]
+    assert accuracy * first.metrics["data"]["n_test"] == pytest.approx(round(accuracy * 600))

@@ -404,6 +404,13 @@ def _evaluate(
         def mse(recon: np.ndarray, rows: np.ndarray) -> float:
             return metrics.reconstruction_mse(x[rows], recon[rows])
 
+    # kNN, probe and silhouette of a code: on a seeded sample above REFERENCE_SAMPLES samples
+    # (a kNN of a million 32-D codes would take longer than the training).
+    picked = _sampled_rows(len(y))
+
+    def quality(code: np.ndarray) -> dict[str, float]:
+        return metrics.code_quality(code[picked], y[picked], labelled[picked], test[picked])
+
     pre_code, pre_recon, _ = (a[0] for a in outputs(pretrain.params, x))
     ft_codes, ft_recons, ft_logits = outputs(finetune.params, x)
 
@@ -422,10 +429,12 @@ def _evaluate(
         "pretrained": {
             "train_reconstruction_mse": mse(pre_recon, is_train),
             "test_reconstruction_mse": pre_test_mse,
-            **metrics.code_quality(pre_code, y, labelled, test),
+            **quality(pre_code),
         },
         "strategies": {},
     }
+    if len(picked) < len(y):  # say so where the numbers are
+        result["data"]["code_metrics_sample"] = len(picked)
     result["references"], pca = _references(split, model.code)
     codes = {"pca": pca, "pretrained": pre_code}
     for i, name in enumerate(strategies):
@@ -441,7 +450,7 @@ def _evaluate(
             "cka_to_pretrained": metrics.linear_cka(pre_code, code),
             "cka_to_start": metrics.linear_cka(start, code),
             "mean_displacement": metrics.mean_displacement(start, code),
-            **metrics.code_quality(code, y, labelled, test),
+            **quality(code),
         }
         if unlabelled.any():  # how the labels it never saw come out
             result["strategies"][name]["unlabelled_accuracy"] = metrics.accuracy(
@@ -454,6 +463,13 @@ def _evaluate(
         for name, value in zip(strategies, kl(finetune.params, x[test]).mean(axis=1), strict=True):
             result["strategies"][name]["test_kl"] = float(value)
     return codes, _nan_to_none(result)
+
+
+def _sampled_rows(n: int) -> np.ndarray:
+    """Every row, or a seeded sample of ``REFERENCE_SAMPLES`` of them in order."""
+    if n <= REFERENCE_SAMPLES:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, REFERENCE_SAMPLES, replace=False))
 
 
 def _nan_to_none(value):
@@ -478,25 +494,25 @@ def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float
     x, y, is_train = split.x, split.y, split.is_train
     fit, test = split.is_labelled, ~is_train
     n_components = min(max(2, code_size), x.shape[1], int(is_train.sum()))
-    # Above REFERENCE_SAMPLES samples, PCA is fitted and all features are scored on a seeded
-    # sample of that size (a kNN over every raw feature of every sample would not finish).
-    sample = np.ones(len(y), bool)
-    if len(y) > REFERENCE_SAMPLES:
-        sample = np.zeros(len(y), bool)
-        sample[np.random.default_rng(0).choice(len(y), REFERENCE_SAMPLES, replace=False)] = True
-    pca = PCA(n_components=n_components).fit(np.asarray(x[np.flatnonzero(is_train & sample)]))
+    # Above REFERENCE_SAMPLES samples, PCA is fitted and every code scored on a seeded sample
+    # of that size (a kNN over every raw feature of every sample would not finish).
+    picked = _sampled_rows(len(y))
+    pca = PCA(n_components=n_components).fit(np.asarray(x[picked[is_train[picked]]]))
     projection = np.concatenate(
         [pca.transform(np.asarray(x[i : i + 65_536])) for i in range(0, len(x), 65_536)]
     )
-    picked = np.flatnonzero(sample)
+
+    def quality(code: np.ndarray) -> dict[str, float]:
+        return metrics.code_quality(code[picked], y[picked], fit[picked], test[picked])
+
     references = {
-        "raw": metrics.code_quality(np.asarray(x[:, :2]), y, fit, test),
+        "raw": quality(np.asarray(x[:, :2])),
         "pca": {
             "n_components": min(code_size, n_components),
-            **metrics.code_quality(projection[:, :code_size], y, fit, test),
+            **quality(projection[:, :code_size]),
         },
         "all_features": metrics.code_quality(
             np.asarray(x[picked]), y[picked], fit[picked], test[picked]
-        ),
+        ),  # x[picked]: only the sampled rows are read
     }
     return references, projection.astype(np.float32)

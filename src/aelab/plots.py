@@ -110,7 +110,8 @@ def _code_panels(
 
 def _raw_panels(lat: dict, metrics: dict) -> list[Panel]:
     ref, features = metrics["references"], [str(f) for f in lat["feature_names"]]
-    x, pca = lat["x"], lat["code/pca"]
+    # A run on data from disk keeps every sample's first two inputs apart ("x_first2").
+    x, pca = lat.get("x_first2", lat["x"]), lat["code/pca"]
     if x.shape[1] >= 2:
         raw = Panel(
             "Raw data: first two features",

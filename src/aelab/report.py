@@ -100,6 +100,13 @@ def _history(run_dir: Path) -> dict[str, list[float]]:
     return out
 
 
+def shown_rows(n: int) -> np.ndarray:
+    """The samples the page draws: all, or a seeded subset of ``MAX_POINTS`` in order."""
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+
+
 def run_report_data(run_dir: Path) -> dict:
     """Everything the page draws, as plain JSON-ready values."""
     with np.load(run_dir / "latents.npz", allow_pickle=False) as npz:
@@ -107,8 +114,7 @@ def run_report_data(run_dir: Path) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     strategies = [str(s) for s in lat["strategies"]]
     n = len(lat["label"])
-    rng = np.random.default_rng(0)
-    shown = np.sort(rng.choice(n, MAX_POINTS, replace=False)) if n > MAX_POINTS else np.arange(n)
+    shown = shown_rows(n)
     mean, basis, axes = _projection(lat)
 
     def plane(codes: np.ndarray) -> list:
@@ -137,7 +143,9 @@ def run_report_data(run_dir: Path) -> dict:
         [float(lo[0] - pad[0]), float(hi[0] + pad[0])],
         [float(lo[1] - pad[1]), float(hi[1] + pad[1])],
     ]
-    raw = lat["x"][shown] * lat["scaler_scale"] + lat["scaler_mean"]
+    # A run on data from disk keeps only the shown rows of its inputs ("x_rows").
+    rows = lat["x"] if "x_rows" in lat else lat["x"][shown]
+    raw = rows * lat["scaler_scale"] + lat["scaler_mean"]
     features = [str(f) for f in lat["feature_names"][:MAX_FEATURES]]
     regions = {}
     if lat["code/pretrained"].shape[1] == 2:
@@ -156,7 +164,7 @@ def run_report_data(run_dir: Path) -> dict:
             "features": np.round(raw[:, :MAX_FEATURES], 4).tolist(),
         },
         "feature_names": features,
-        "more_features": int(lat["x"].shape[1] - len(features)),
+        "more_features": int(len(lat["feature_names"]) - len(features)),
         "stages": stages,
         "regions": regions,
         "history": _history(run_dir),

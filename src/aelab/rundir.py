@@ -383,6 +383,17 @@ def _read_interrupted(folder: Path):
     return config, interrupted
 
 
+def _inputs(x: np.ndarray) -> dict[str, np.ndarray]:
+    """The scaled inputs a run folder keeps: all of them, or, for data read from disk (too
+    large to copy), the rows its report shows and every sample's first two features."""
+    if not isinstance(x, np.memmap):
+        return {"x": x}
+    from aelab.report import shown_rows
+
+    rows = shown_rows(len(x))
+    return {"x": np.asarray(x[rows]), "x_rows": rows, "x_first2": np.asarray(x[:, :2])}
+
+
 def write_run(
     outcome: Outcome,
     run_dir: Path,
@@ -420,7 +431,7 @@ def write_run(
         "feature_names": np.array(ds.feature_names),
         "image_shape": np.array(ds.image_shape, dtype=np.int64),
         "strategies": np.array(outcome.strategies),
-        "x": split.x,
+        **_inputs(split.x),
         "scaler_mean": split.mean,
         "scaler_scale": split.scale,
         "snapshot_steps/pretrain": outcome.pretrain.snapshot_steps,

@@ -1,0 +1,155 @@
+"""Training from disk: a memory-mapped ``.npy`` against the same data in memory.
+
+Makes N x 784 synthetic "images" (uint8: 10 classes, each a random prototype plus noise) as
+``X.npy`` + ``y.npy`` in a scratch folder, then:
+
+1. **Throughput.** ``train_phase`` pretrains a 784-512-256-32 autoencoder (ReLU, linear code,
+   Adam 0.001, minibatch 256, shuffled epochs) on the scaled data twice: read from the
+   memory map chunk by chunk (the scratch file ``split_dataset`` writes), and from the same
+   array loaded into memory. The difference of ``--short`` and ``--long`` step timings is the
+   cost of the extra steps alone (compile and snapshots cancel out), as in
+   ``bench_throughput.py``. Both runs see the same minibatches in the same order.
+2. **The whole run.** ``aelab.run`` on ``X.npy`` (``--steps`` pretraining and fine-tuning
+   steps of the ``finetune`` strategy, snapshots at the ends only), with the time of each part
+   and the peak of the process's anonymous memory (``RssAnon``: what cannot be paged back to a
+   file) against the size of the data. Pages of the memory map count in RSS only as cache the
+   kernel may drop.
+
+    python benchmarks/bench_stream.py [--samples 1000000] [--short 100] [--long 400]
+                                      [--steps 2000] [--folder /var/tmp/aelab-stream]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import aelab
+from aelab.data import split_dataset
+from aelab.datafiles import load_file
+from aelab.models import Autoencoder
+from aelab.train import Batch, stack, to_numpy, train_phase
+
+D, HIDDEN, CODE, BATCH, CLASSES = 784, (512, 256), 32, 256, 10
+
+
+def make_data(folder: Path, n: int) -> Path:
+    """X.npy (n, 28, 28) uint8 and y.npy, written a chunk at a time."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.uniform(0, 255, size=(CLASSES, D))
+    y = rng.integers(0, CLASSES, n)
+    x = np.lib.format.open_memmap(folder / "X.npy", "w+", np.uint8, (n, 28, 28))
+    for start in range(0, n, 65_536):
+        labels = y[start : start + 65_536]
+        noisy = prototypes[labels] + rng.normal(0, 60, size=(len(labels), D))
+        x[start : start + len(labels)] = np.clip(noisy, 0, 255).reshape(-1, 28, 28)
+    x.flush()
+    del x
+    np.save(folder / "y.npy", y)
+    return folder / "X.npy"
+
+
+class PeakAnonymous:
+    """The peak of ``RssAnon`` (/proc/self/status) while the block runs, sampled every 50 ms."""
+
+    def __enter__(self) -> PeakAnonymous:
+        self.peak, self._running = self.now(), True
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def now() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def _watch(self) -> None:
+        while self._running:
+            self.peak = max(self.peak, self.now())
+            time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        self._running = False
+        self._thread.join()
+
+
+def seconds(x: np.ndarray, split, steps: int) -> float:
+    model = Autoencoder(D, CLASSES, hidden=HIDDEN, code=CODE, activation="relu",
+                        code_activation="linear")  # fmt: skip
+    params = stack([to_numpy(model.init(jax.random.key(0)))])
+    batch = Batch.from_split(x, split.y, split.is_train)
+    t0 = time.perf_counter()
+    train_phase(
+        model, params, batch, ce_weight=np.zeros(1), recon_weight=np.ones(1),
+        learning_rate=0.001, steps=steps, snapshot_every=steps, key=jax.random.key(1),
+        batch_size=BATCH,
+    )  # fmt: skip
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--short", type=int, default=100)
+    parser.add_argument("--long", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--folder", type=Path, help="scratch folder [a new one in TMPDIR]")
+    args = parser.parse_args()
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="aelab-stream-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        path = make_data(folder, args.samples)
+        size = path.stat().st_size
+        print(f"{args.samples:,} x {D} uint8 samples: {size / 2**30:.2f} GiB on disk "
+              f"(float32 scaled copy: {4 * size / 2**30:.2f} GiB), made in "
+              f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+
+        dataset, _ = load_file(path)
+        t0 = time.perf_counter()
+        split = split_dataset(dataset, 0.1, seed=0, scaling="minmax")
+        print(f"split and scaled chunk by chunk onto disk: {time.perf_counter() - t0:.1f} s")
+        rates = {}
+        for name, x in (("disk", split.x), ("memory", np.array(split.x))):
+            times = {n: seconds(x, split, n) for n in (args.short, args.long)}
+            rate = BATCH * (args.long - args.short) / (times[args.long] - times[args.short])
+            rates[name] = rate
+            print(f"{name:>6}: {args.short} steps {times[args.short]:.1f} s, {args.long} steps "
+                  f"{times[args.long]:.1f} s -> {rate:,.0f} samples/s")  # fmt: skip
+        print(f"from disk: {rates['disk'] / rates['memory']:.2f}x the in-memory throughput")
+        del split
+
+        config = aelab.RunConfig(
+            strategies=("finetune",),
+            data=aelab.DataConfig(dataset=str(path), test_size=0.1, scaling="minmax"),
+            model=aelab.ModelConfig(hidden=HIDDEN, code=CODE, activation="relu",
+                                    code_activation="linear"),  # fmt: skip
+            train=aelab.TrainConfig(pretrain_steps=args.steps, finetune_steps=args.steps,
+                                    learning_rate=0.001, batch_size=BATCH,
+                                    snapshot_every=args.steps),  # fmt: skip
+        )
+        with PeakAnonymous() as memory:
+            t0 = time.perf_counter()
+            result = aelab.run(config, out=folder / "runs", name="disk")
+            total = time.perf_counter() - t0
+        timing = (result.run_dir / "timing.json").read_text()
+        accuracy = result.metrics["strategies"]["finetune"]["test_accuracy"]
+        print(f"aelab.run on X.npy: {total:.0f} s in all, finetune test accuracy {accuracy:.3f}")
+        print(f"  parts: {timing.strip()}")
+        print(f"  peak anonymous memory {memory.peak / 2**30:.2f} GiB; data {size / 2**30:.2f} "
+              f"GiB as uint8, {4 * size / 2**30:.2f} GiB as float32")  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
