@@ -6,9 +6,9 @@ Makes N x 784 synthetic "images" (uint8: 10 classes, each a random prototype plu
 1. **Throughput.** ``train_phase`` pretrains a 784-512-256-32 autoencoder (ReLU, linear code,
    Adam 0.001, minibatch 256, shuffled epochs) on the scaled data twice: read from the
    memory map chunk by chunk (the scratch file ``split_dataset`` writes), and from the same
-   array loaded into memory. The difference of ``--short`` and ``--long`` step timings is the
-   cost of the extra steps alone (compile and snapshots cancel out), as in
-   ``bench_throughput.py``. Both runs see the same minibatches in the same order.
+   array loaded into memory. After a warm-up of both lengths, the difference of ``--short``
+   and ``--long`` step timings is the cost of the extra steps alone (the snapshots of every
+   sample's code at both ends cancel out), as in ``bench_throughput.py``. Both runs see the same minibatches in the same order.
 2. **The whole run.** ``aelab.run`` on ``X.npy`` (``--steps`` pretraining and fine-tuning
    steps of the ``finetune`` strategy, snapshots at the ends only), with the time of each part
    and the peak of the process's anonymous memory (``RssAnon``: what cannot be paged back to a
@@ -120,6 +120,8 @@ def main() -> None:
         print(f"split and scaled chunk by chunk onto disk: {time.perf_counter() - t0:.1f} s")
         rates = {}
         for name, x in (("disk", split.x), ("memory", np.array(split.x))):
+            for n in (args.short, args.long):  # warm-up: compiles, first reads and copies
+                seconds(x, split, n)
             times = {n: seconds(x, split, n) for n in (args.short, args.long)}
             rate = BATCH * (args.long - args.short) / (times[args.long] - times[args.short])
             rates[name] = rate

@@ -175,7 +175,48 @@ def test_large_data_scores_codes_on_a_seeded_sample(npy, monkeypatch):
         train=aelab.TrainConfig(pretrain_steps=50, finetune_steps=50, batch_size=32),
     )
     first, again = train_and_evaluate(config), train_and_evaluate(config)
-    assert first.metrics["data"]["code_metrics_sample"] == 500
+    assert first.metrics["data"]["code_metrics_sample"] == 500  # 250 labelled, 250 others
     assert first.metrics == again.metrics  # the same sample, the same numbers
     accuracy = first.metrics["strategies"]["finetune"]["test_accuracy"]
     assert accuracy * first.metrics["data"]["n_test"] == pytest.approx(round(accuracy * 600))
+
+
+def test_scarce_labels_are_all_kept_in_the_scoring_sample(npy, monkeypatch):
+    import aelab
+    from aelab.experiment import train_and_evaluate
+
+    monkeypatch.setattr("aelab.experiment.REFERENCE_SAMPLES", 300)
+    config = aelab.RunConfig(
+        strategies=("finetune",),
+        data=aelab.DataConfig(dataset=str(npy / "X.npy"), labels=2),
+        train=aelab.TrainConfig(pretrain_steps=30, finetune_steps=30, batch_size=32),
+    )
+    metrics = train_and_evaluate(config).metrics
+    assert metrics["data"]["code_metrics_sample"] == 300
+    for scores in (metrics["pretrained"], metrics["strategies"]["finetune"]):
+        assert 0 <= scores["knn_accuracy"] <= 1 and 0 <= scores["probe_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_an_epoch_run_stopped_and_resumed_sees_the_same_minibatches(npy, on_disk):
+    from aelab.train import PhaseInterrupted
+
+    ds, _ = load_file(npy / "X.npy")
+    split = split_dataset(ds, 0.5, seed=0, labels=10)
+    x = split.x if on_disk else np.array(split.x)
+    batch = Batch.from_split(x, split.y, split.is_train, split.is_labelled)
+    model = Autoencoder(D, 3, hidden=(16,))
+    init = stack([to_numpy(model.init(jax.random.key(0)))] * 2)
+    common = dict(
+        ce_weight=np.array([0.0, 1.0]), recon_weight=np.ones(2), learning_rate=0.01,
+        steps=50, snapshot_every=20, key=jax.random.key(1), batch_size=32,
+    )  # fmt: skip
+    whole = train_phase(model, init, batch, **common)
+    with pytest.raises(PhaseInterrupted) as stopped:
+        train_phase(model, init, batch, **common, stop=lambda: True)
+    assert stopped.value.state.done == 20
+    resumed = train_phase(model, init, batch, **common, resume=stopped.value.state)
+    for a, b in zip(jax.tree.leaves(whole.params), jax.tree.leaves(resumed.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(whole.history, resumed.history)
+    np.testing.assert_array_equal(whole.snapshots, resumed.snapshots)

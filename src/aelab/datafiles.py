@@ -303,6 +303,8 @@ def _npy(path: Path) -> Dataset:
         )
     if y.dtype.kind not in "biu":
         raise _fail(path, f"{labels.name} must hold integer class ids, got {y.dtype}")
+    if not x.flags.c_contiguous:  # reshaping it would copy the whole file into memory
+        raise _fail(path, "is stored in Fortran order; save it in C order (np.ascontiguousarray)")
     image_shape = tuple(int(s) for s in x.shape[1:]) if x.ndim == 3 else ()
     x = x.reshape(len(x), -1)  # a view of the same mapping
     for start in range(0, len(x), CHUNK_ROWS):  # one pass, a chunk in memory at a time

@@ -350,7 +350,10 @@ def _check_streaming(config: RunConfig, split: Split) -> None:
             f"{name}: data read from disk trains in minibatches; give --batch-size, e.g. 256"
         )
     if train.sampling != "epochs":
-        raise ConfigError(f"{name}: data read from disk trains in shuffled epochs; drop --sampling")
+        raise ConfigError(
+            f"{name}: data read from disk trains in shuffled epochs; leave --sampling (or "
+            "train.sampling) at epochs"
+        )
     if train.pretraining == "greedy":
         raise ConfigError(
             f"{name}: greedy pretraining needs the data in memory; use --pretraining end-to-end"
@@ -406,7 +409,7 @@ def _evaluate(
 
     # kNN, probe and silhouette of a code: on a seeded sample above REFERENCE_SAMPLES samples
     # (a kNN of a million 32-D codes would take longer than the training).
-    picked = _sampled_rows(len(y))
+    picked = _sampled_rows(labelled)
 
     def quality(code: np.ndarray) -> dict[str, float]:
         return metrics.code_quality(code[picked], y[picked], labelled[picked], test[picked])
@@ -459,17 +462,35 @@ def _evaluate(
         codes[name] = code
     if isinstance(model, VariationalAutoencoder):  # the ELBO's other term
         kl = jax.jit(jax.vmap(model.kl, in_axes=(0, None)))
-        result["pretrained"]["test_kl"] = float(kl(pretrain.params, x[test])[0].mean())
-        for name, value in zip(strategies, kl(finetune.params, x[test]).mean(axis=1), strict=True):
+        rows = np.flatnonzero(test)
+
+        def test_kl(params) -> np.ndarray:  # (M,) mean over the held-out rows, in blocks
+            blocks = [
+                np.asarray(kl(params, np.asarray(x[rows[i : i + 65_536]])))
+                for i in range(0, len(rows), 65_536)
+            ]
+            return np.concatenate(blocks, axis=1).mean(axis=1)
+
+        result["pretrained"]["test_kl"] = float(test_kl(pretrain.params)[0])
+        for name, value in zip(strategies, test_kl(finetune.params), strict=True):
             result["strategies"][name]["test_kl"] = float(value)
     return codes, _nan_to_none(result)
 
 
-def _sampled_rows(n: int) -> np.ndarray:
-    """Every row, or a seeded sample of ``REFERENCE_SAMPLES`` of them in order."""
-    if n <= REFERENCE_SAMPLES:
+def _sampled_rows(fit: np.ndarray) -> np.ndarray:
+    """Every row, or (above ``REFERENCE_SAMPLES``) a seeded sample of that many in order:
+    every ``fit`` row (the labelled ones the code classifiers learn from) up to half of it,
+    and the other rows (held-out ones among them) for the rest."""
+    n, cap = len(fit), REFERENCE_SAMPLES
+    if n <= cap:
         return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, REFERENCE_SAMPLES, replace=False))
+    rng = np.random.default_rng(0)
+
+    def some(rows: np.ndarray, count: int) -> np.ndarray:
+        return rows if len(rows) <= count else rng.choice(rows, count, replace=False)
+
+    fit_rows = some(np.flatnonzero(fit), cap // 2)
+    return np.sort(np.concatenate([fit_rows, some(np.flatnonzero(~fit), cap - len(fit_rows))]))
 
 
 def _nan_to_none(value):
@@ -496,7 +517,7 @@ def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float
     n_components = min(max(2, code_size), x.shape[1], int(is_train.sum()))
     # Above REFERENCE_SAMPLES samples, PCA is fitted and every code scored on a seeded sample
     # of that size (a kNN over every raw feature of every sample would not finish).
-    picked = _sampled_rows(len(y))
+    picked = _sampled_rows(fit)
     pca = PCA(n_components=n_components).fit(np.asarray(x[picked[is_train[picked]]]))
     projection = np.concatenate(
         [pca.transform(np.asarray(x[i : i + 65_536])) for i in range(0, len(x), 65_536)]

@@ -47,6 +47,9 @@ def knn_accuracy(
     """Accuracy on ``test`` of k nearest neighbours fitted on the codes of ``fit``."""
     from sklearn.neighbors import KNeighborsClassifier
 
+    if not fit.any() or not test.any():
+        return float("nan")
+
     knn = KNeighborsClassifier(n_neighbors=min(k, int(fit.sum())))
     knn.fit(code[fit], y[fit])
     return float(knn.score(code[test], y[test]))
@@ -58,6 +61,8 @@ def probe_accuracy(code: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.nd
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if len(np.unique(y[fit])) < 2 or not test.any():  # nothing to tell apart
+        return float("nan")
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     probe.fit(code[fit], y[fit])
     return float(probe.score(code[test], y[test]))

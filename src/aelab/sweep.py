@@ -597,7 +597,10 @@ def sweep(
     for run in config.variants():
         key = repr(run.data)
         if key not in datasets:
-            datasets[key] = load_data(run.data)[0]
+            dataset = load_data(run.data)[0]
+            # A sweep holds every seed's split in memory: a memory-mapped .npy is read once,
+            # rather than scaled onto disk again for every seed and label count.
+            datasets[key] = dataclasses.replace(dataset, x=np.array(dataset.x))
         first = _splits(run, datasets[key], config.seeds[0], config.labels)
         _check_batch_size(run, next(iter(first.values())).n_train)
     fresh = resume is None

@@ -87,6 +87,42 @@ def epoch_order(
     return jax.lax.dynamic_slice_in_dim(order, start - first * per_epoch, steps)
 
 
+class EpochOrder:
+    """Shuffled epochs of the rows where ``mask`` is set, drawn on the host for a run's
+    phase: epoch ``e`` is a permutation by a NumPy generator seeded with ``key``'s data and
+    ``e``, cut into ``n_rows // batch_size`` minibatches (each epoch leaves out a different
+    remainder). Any stretch of steps, from any start, is the same stretch of one stream, so a
+    resumed phase sees the same minibatches; the last epochs drawn are kept, so a stretch
+    costs no more than its rows."""
+
+    def __init__(self, key: jax.Array, mask: np.ndarray, batch_size: int) -> None:
+        self.rows = np.flatnonzero(np.asarray(mask) > 0)
+        self.batch_size = batch_size
+        self.per_epoch = len(self.rows) // batch_size
+        self.seed = [int(v) for v in np.asarray(jax.random.key_data(key)).ravel()]
+        self._epochs: dict[int, np.ndarray] = {}
+
+    def epoch(self, e: int) -> np.ndarray:
+        """Epoch ``e``'s minibatches, (n_rows // batch_size, batch_size)."""
+        if e not in self._epochs:
+            if len(self._epochs) >= 2:
+                self._epochs.pop(min(self._epochs))
+            shuffled = np.random.default_rng([*self.seed, e]).permutation(self.rows)
+            size = self.per_epoch * self.batch_size
+            self._epochs[e] = shuffled[:size].reshape(self.per_epoch, self.batch_size)
+        return self._epochs[e]
+
+    def steps(self, start: int, count: int) -> np.ndarray:
+        """The rows of steps ``start .. start + count - 1``, (count, batch_size) int32."""
+        parts, step = [], start
+        while step < start + count:
+            e, i = divmod(step, self.per_epoch)
+            take = min(self.per_epoch - i, start + count - step)
+            parts.append(self.epoch(e)[i : i + take])
+            step += take
+        return np.concatenate(parts).astype(np.int32)
+
+
 def take_minibatch(batch: Batch, rows: jax.Array, labelled: jax.Array | None = None) -> Batch:
     """The minibatch of ``batch``'s ``rows``; with ``labelled`` rows as well, the first ones
     enter only the reconstruction and the labelled ones only the cross-entropy."""
@@ -228,11 +264,13 @@ def _chunk_fn(
     labelled are drawn with replacement either way. ``grouped``: S groups of K models (leading
     axes (S, K)), each group with its own data (``x`` (S, N, D), ``y`` (S, N)) and each model
     with its own masks (S, K, N); a group's data is shared by its models, never copied.
-    ``mesh``: shard every minibatch's samples over its devices (data parallelism; a full
-    batch is sharded where its arrays are placed, before the call). ``streamed``: the rows of
-    every step come from the host, ``(xs, ys)`` of shapes (n_steps, batch_size, D) and
-    (n_steps, batch_size) in place of ``start``, and ``batch`` holds only the labelled pool
-    (see :func:`take_streamed`); no codes are returned.
+    In epochs, a run passes each step's rows, (n_steps, batch_size) from
+    :class:`EpochOrder`, as ``start``; a sweep's groups pass the first step's number and draw
+    the order in the program (:func:`epoch_order`). ``mesh``: shard every minibatch's samples
+    over its devices (data parallelism; a full batch is sharded where its arrays are placed,
+    before the call). ``streamed``: the rows of every step come from the host, ``(xs, ys)`` of
+    shapes (n_steps, batch_size, D) and (n_steps, batch_size) as ``start``, and ``batch`` holds
+    only the labelled pool (see :func:`take_streamed`); no codes are returned.
     """
     shard = constrain(mesh)
 
@@ -301,8 +339,12 @@ def _chunk_fn(
             )
             return params, opt_state, key, parts, None
         order = labelled_rows = n_labelled = None
-        if epochs:
-            order = epoch_order(order_key, batch.recon_mask, n_rows, batch_size, start, n_steps)
+        if epochs:  # a run's order comes from the host (EpochOrder); a sweep's is drawn here
+            order = (
+                epoch_order(order_key, batch.recon_mask, n_rows, batch_size, start, n_steps)
+                if grouped
+                else start
+            )
             n = batch.x.shape[0]
             labelled_rows = jnp.nonzero(batch.label_mask > 0, size=n)[0]
             n_labelled = jnp.sum(batch.label_mask > 0)
@@ -504,17 +546,12 @@ READ_BYTES = 64 * 2**20  # rows read from disk at a time, as float32
 
 
 class _Feeder:
-    """Minibatches of shuffled epochs read from a host (memory-mapped) array, a chunk of
-    steps at a time, in :func:`epoch_order`'s order; the labelled rows stay on the device."""
+    """Minibatches of shuffled epochs (an :class:`EpochOrder`) read from a host
+    (memory-mapped) array a stretch of steps at a time; the labelled rows stay on the device."""
 
-    def __init__(
-        self, batch: Batch, order_key: jax.Array, n_rows: int, batch_size: int, mesh, shared: bool
-    ) -> None:
+    def __init__(self, batch: Batch, orders: EpochOrder, mesh, shared: bool) -> None:
         self.x, self.y = batch.x, np.asarray(batch.y, np.int32)
-        self.mask = jnp.asarray(batch.recon_mask, jnp.float32)
-        self.order_key, self.n_rows, self.batch_size, self.mesh = (
-            order_key, n_rows, batch_size, mesh,
-        )  # fmt: skip
+        self.orders, self.batch_size, self.mesh = orders, orders.batch_size, mesh
         # The labelled pool the labelled half of each minibatch is drawn from (only when not
         # every training sample is labelled: then the read rows serve both terms).
         labelled = np.flatnonzero(np.asarray(batch.label_mask) > 0)[: 1 if shared else None]
@@ -532,11 +569,11 @@ class _Feeder:
             done = end
 
     def read(self, start: int, steps: int) -> tuple[jax.Array, jax.Array] | None:
-        """The rows of steps ``start .. start + steps - 1``: x (steps, B, D), y (steps, B)."""
+        """The rows of steps ``start .. start + steps - 1``: x (steps, B, D), y (steps, B).
+        Nothing here waits for the device, so a read runs while it trains."""
         if steps == 0:
             return None
-        order = _order_fn(self.n_rows, self.batch_size, steps)
-        idx = np.asarray(order(self.order_key, self.mask, np.int32(start)))
+        idx = self.orders.steps(start, steps)
 
         def rows(index) -> np.ndarray:  # a block of the minibatches, read in file order
             wanted = idx[index[:2]] if index else idx
@@ -546,19 +583,14 @@ class _Feeder:
 
         if self.mesh is None:
             return jnp.asarray(rows(())), jnp.asarray(self.y[idx])
-        # Each device's share of every minibatch; a process reads only its own devices'.
-        sharding = NamedSharding(self.mesh, PartitionSpec(None, AXIS))
+        # Each device's share of every minibatch (a process reads only its own devices'), or,
+        # when the batch does not split evenly, every row on every device: the step shards it.
+        even = self.batch_size % self.mesh.size == 0
+        sharding = NamedSharding(self.mesh, PartitionSpec(None, AXIS) if even else PartitionSpec())
         shape = (*idx.shape, self.x.shape[1])
         xs = jax.make_array_from_callback(shape, sharding, rows)
         ys = jax.make_array_from_callback(idx.shape, sharding, lambda i: self.y[idx[i]])
         return xs, ys
-
-
-@functools.cache
-def _order_fn(n_rows: int, batch_size: int, steps: int) -> Callable:
-    return jax.jit(
-        lambda key, mask, start: epoch_order(key, mask, n_rows, batch_size, start, steps)
-    )
 
 
 @dataclass(frozen=True)
@@ -652,15 +684,18 @@ def train_phase(
         np.array_equal(np.asarray(batch.recon_mask), np.asarray(batch.label_mask))
     )
 
-    snapshots = [encode_batched(model, params, batch.x)]
+    # (a resumed phase has its snapshots: encoding every sample again would be wasted work)
+    snapshots = [] if resume is not None else [encode_batched(model, params, batch.x)]
     steps_at = [0]
     n_samples = batch.x.shape[0]
     n_rows = _rows_per_model(batch, batch_size, sampling)
-    feeder = None
+    orders = feeder = None
+    if n_rows:  # shuffled epochs, drawn on the host
+        orders = EpochOrder(order_key, np.asarray(batch.recon_mask), batch_size)
     if isinstance(batch.x, np.memmap):  # rows stay on disk; each chunk reads its minibatches
-        if batch_size is None or sampling != "epochs":
+        if orders is None:
             raise ValueError("data on disk trains in minibatches of shuffled epochs")
-        feeder = _Feeder(batch, order_key, n_rows, batch_size, mesh, shared)
+        feeder = _Feeder(batch, orders, mesh, shared)
         batch = feeder.pool
     if mesh is not None:  # the same program, its arrays spread over the mesh
         full = batch_size is None
@@ -684,8 +719,9 @@ def train_phase(
             run_chunk = _chunk_fn(
                 model, n, noise, batch_size, shared, sampling=sampling, n_rows=n_rows, mesh=mesh
             )
+            feed = np.int32(done) if orders is None else orders.steps(done, n)
             params, opt_state, keys, chunk_parts, codes = run_chunk(
-                params, opt_state, keys, order_key, ce_weight, recon_weight, batch, np.int32(done)
+                params, opt_state, keys, order_key, ce_weight, recon_weight, batch, feed
             )
         else:
             pieces = []
