@@ -3,10 +3,11 @@
 aelab trains it with ``train_phase`` and ``batch_size=256`` (pretraining: the reconstruction
 error only; minibatches of shuffled epochs, the default ``sampling``, cut inside the compiled
 program). The peer is a plain PyTorch (CPU) loop of the same model, loss, optimiser (Adam,
-learning rate 0.001) and minibatch, with its indices drawn by ``torch.randint`` each step. Both run ``--short`` and
-``--long`` steps after a warm-up; the difference of the two timings is the cost of the extra
-steps alone (compile, the data's first copy and aelab's snapshot of every sample's code
-cancel out), and samples per second = 256 * (long - short) / (time difference).
+learning rate 0.001) and minibatch, with its indices drawn by ``torch.randint`` each step
+(with replacement: the cost of drawing indices is negligible on either side). Both run
+``--short`` and ``--long`` steps after a warm-up; the difference of the two timings is the
+cost of the extra steps alone (compile, the data's first copy and aelab's snapshot of every
+sample's code cancel out), and samples per second = 256 * (long - short) / (time difference).
 
 Compute efficiency: the FLOPs of a step (forward and backward matrix multiplies of the six
 layers) times steps per second, against bare jitted matrix multiplies of the largest layer's

@@ -220,3 +220,17 @@ def test_an_epoch_run_stopped_and_resumed_sees_the_same_minibatches(npy, on_disk
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(whole.history, resumed.history)
     np.testing.assert_array_equal(whole.snapshots, resumed.snapshots)
+
+
+def test_a_figure_of_many_samples_draws_a_seeded_sample(tmp_path, monkeypatch):
+    import aelab
+    from aelab.plots import stages_figure
+
+    result = aelab.run(
+        aelab.RunConfig(train=aelab.TrainConfig(pretrain_steps=20, finetune_steps=20)),
+        out=tmp_path, name="iris",
+    )  # fmt: skip
+    monkeypatch.setattr("aelab.plots.MAX_DRAWN", 40)
+    figure = stages_figure(result.run_dir)
+    drawn = [sum(len(c.get_offsets()) for c in ax.collections) for ax in figure.axes[:3]]
+    assert drawn == [40, 40, 40]  # of 150 samples, in the raw, PCA and pretrained panels

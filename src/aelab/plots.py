@@ -140,11 +140,30 @@ def _raw_panels(lat: dict, metrics: dict) -> list[Panel]:
     ]
 
 
+MAX_DRAWN = 20_000  # points a panel draws at most (more only hide each other)
+
+
+def _drawn_rows(is_labelled: np.ndarray) -> np.ndarray:
+    """A seeded ``MAX_DRAWN`` rows: the labelled ones (up to half) and others for the rest."""
+    rng = np.random.default_rng(0)
+
+    def some(rows: np.ndarray, count: int) -> np.ndarray:
+        return rows if len(rows) <= count else rng.choice(rows, count, replace=False)
+
+    labelled = some(np.flatnonzero(is_labelled), MAX_DRAWN // 2)
+    others = some(np.flatnonzero(~is_labelled), MAX_DRAWN - len(labelled))
+    return np.sort(np.concatenate([labelled, others]))
+
+
 def _scatter(
     ax, panel: Panel, labels: np.ndarray, is_train: np.ndarray, is_labelled: np.ndarray
 ) -> None:
-    """Labelled training samples filled, unlabelled ones small and faint, held-out hollow."""
+    """Labelled training samples filled, unlabelled ones small and faint, held-out hollow.
+    Above ``MAX_DRAWN`` samples, a seeded sample of them (:func:`_drawn_rows`)."""
     xy = np.asarray(panel.xy, np.float64)
+    if len(xy) > MAX_DRAWN:
+        keep = _drawn_rows(is_labelled)
+        xy, labels, is_train, is_labelled = (a[keep] for a in (xy, labels, is_train, is_labelled))
     for c in np.unique(labels):
         color = _COLORS[int(c) % len(_COLORS)]
         ours = labels == c
