@@ -11,10 +11,11 @@ Makes N x 784 synthetic "images" (uint8: 10 classes, each a random prototype plu
    sample's code at both ends cancel out), as in ``bench_throughput.py``. Both runs see the
    same minibatches in the same order.
 2. **The whole run.** ``aelab.run`` on ``X.npy`` (``--steps`` pretraining and fine-tuning
-   steps of the ``finetune`` strategy, snapshots at the ends only), with the time of each part
-   and the peak of the process's anonymous memory (``RssAnon``: what cannot be paged back to a
-   file) against the size of the data. Pages of the memory map count in RSS only as cache the
-   kernel may drop.
+   steps of the ``finetune`` strategy, snapshots at the ends only), in a fresh process, with
+   the time of each part and the peaks of the process's anonymous memory (``RssAnon``: what
+   cannot be paged back to a file; sampled every 50 ms) through the end of training and over
+   the whole run, against the size of the data. Pages of the memory map count in RSS only as
+   cache the kernel may drop.
 
     python benchmarks/bench_stream.py [--samples 1000000] [--short 200] [--long 2000]
                                       [--steps 2000] [--folder /var/tmp/aelab-stream]
@@ -59,10 +60,12 @@ def make_data(folder: Path, n: int) -> Path:
 
 
 class PeakAnonymous:
-    """The peak of ``RssAnon`` (/proc/self/status) while the block runs, sampled every 50 ms."""
+    """The peak of ``RssAnon`` (/proc/self/status) while the block runs, sampled every 50 ms;
+    ``early`` is the peak until ``early_over`` is set (here: the end of training)."""
 
     def __enter__(self) -> PeakAnonymous:
         self.peak, self._running = self.now(), True
+        self.early, self.early_over = self.peak, False
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
         return self
@@ -76,7 +79,10 @@ class PeakAnonymous:
 
     def _watch(self) -> None:
         while self._running:
-            self.peak = max(self.peak, self.now())
+            now = self.now()
+            self.peak = max(self.peak, now)
+            if not self.early_over:
+                self.early = max(self.early, now)
             time.sleep(0.05)
 
     def __exit__(self, *exc) -> None:
@@ -151,8 +157,9 @@ def run_whole(folder: Path, path: Path, steps: int, size: int) -> None:
     out = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"aelab.run on X.npy (a fresh process): {out['total']:.0f} s in all, finetune test "
           f"accuracy {out['accuracy']:.3f}; parts: {out['seconds']}")  # fmt: skip
-    print(f"  anonymous memory: {out['start'] / 2**30:.2f} GiB at start, at most "
-          f"{out['training'] / 2**30:.2f} GiB between training chunks, peak "
+    print(f"  anonymous memory: {out['start'] / 2**30:.2f} GiB at start, peak "
+          f"{out['training'] / 2**30:.2f} GiB through the end of training (loading and "
+          f"scaling included), peak "
           f"{out['peak'] / 2**30:.2f} GiB over the whole run; data {size / 2**30:.2f} GiB "
           f"as uint8, {4 * size / 2**30:.2f} GiB as float32")  # fmt: skip
 
@@ -175,10 +182,10 @@ def whole(folder: str, path: str, steps: int) -> None:
         ),  # fmt: skip
     )
     start = PeakAnonymous.now()
-    training = [start]  # RssAnon after every chunk of training steps
 
     def progress(phase: str, done: int, total: int) -> None:
-        training.append(PeakAnonymous.now())
+        if phase == "finetune" and done == total:  # training is over: evaluation follows
+            memory.early_over = True
 
     with PeakAnonymous() as memory:
         t0 = time.perf_counter()
@@ -188,7 +195,7 @@ def whole(folder: str, path: str, steps: int) -> None:
     seconds = {k: round(v, 1) for k, v in timing["seconds"].items()}
     accuracy = result.metrics["strategies"]["finetune"]["test_accuracy"]
     print(json.dumps({"total": total, "accuracy": accuracy, "seconds": seconds,
-                      "peak": memory.peak, "start": start, "training": max(training)}))  # fmt: skip
+                      "peak": memory.peak, "start": start, "training": memory.early}))  # fmt: skip
 
 
 if __name__ == "__main__":

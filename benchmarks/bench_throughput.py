@@ -1,9 +1,10 @@
 """Minibatch throughput on CPU: a deep autoencoder 784-512-256-32 on 60,000 x 784 samples.
 
 aelab trains it with ``train_phase`` and ``batch_size=256`` (pretraining: the reconstruction
-error only; minibatches of shuffled epochs, the default ``sampling``, cut inside the compiled
-program). The peer is a plain PyTorch (CPU) loop of the same model, loss, optimiser (Adam,
-learning rate 0.001) and minibatch, with its indices drawn by ``torch.randint`` each step
+error only; minibatches of shuffled epochs, the default ``sampling``: one order drawn on the
+host every epoch, the steps inside the compiled program). The peer is a plain PyTorch (CPU)
+loop of the same model, loss, optimiser (Adam, learning rate 0.001) and minibatch, with its
+indices drawn by ``torch.randint`` each step
 (with replacement: the cost of drawing indices is negligible on either side). Both run
 ``--short`` and ``--long`` steps after a warm-up; the difference of the two timings is the
 cost of the extra steps alone (compile, the data's first copy and aelab's snapshot of every

@@ -198,14 +198,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_train_one_model_with_a_single_process_numbers(tmp_path):
+@pytest.mark.parametrize("minibatch", [[], ["--batch-size", "16"]], ids=["full", "epochs"])
+def test_two_processes_train_one_model_with_a_single_process_numbers(tmp_path, minibatch):
     address = f"127.0.0.1:{_free_port()}"
     hosts = [
-        _aelab("run", "--out", str(tmp_path), "--name", "hosts", "-q", *FAST,
+        _aelab("run", "--out", str(tmp_path), "--name", "hosts", "-q", *FAST, *minibatch,
                "--coordinator", address, "--num-processes", "2", "--process-id", str(i))
         for i in (0, 1)
     ]  # fmt: skip
-    single = _aelab("run", "--out", str(tmp_path), "--name", "single", "-q", *FAST)
+    single = _aelab("run", "--out", str(tmp_path), "--name", "single", "-q", *FAST, *minibatch)
     outputs = [_finish(p) for p in (*hosts, single)]
     # (gloo's C++ library prints a line of its own when the processes connect)
     assert outputs[0].strip().splitlines()[-1] == str(tmp_path / "hosts")

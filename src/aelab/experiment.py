@@ -464,23 +464,23 @@ def _evaluate(
         kl = jax.jit(jax.vmap(model.kl, in_axes=(0, None)))
         rows = np.flatnonzero(test)
 
-        def test_kl(params) -> np.ndarray:  # (M,) mean over the held-out rows, in blocks
+        def test_kl(params) -> jax.Array:  # (M, n_test), computed in blocks of rows
             blocks = [
-                np.asarray(kl(params, np.asarray(x[rows[i : i + 65_536]])))
-                for i in range(0, len(rows), 65_536)
+                kl(params, np.asarray(x[rows[i : i + 65_536]])) for i in range(0, len(rows), 65_536)
             ]
-            return np.concatenate(blocks, axis=1).mean(axis=1)
+            return jax.numpy.concatenate(blocks, axis=1)
 
-        result["pretrained"]["test_kl"] = float(test_kl(pretrain.params)[0])
-        for name, value in zip(strategies, test_kl(finetune.params), strict=True):
+        result["pretrained"]["test_kl"] = float(test_kl(pretrain.params)[0].mean())
+        for name, value in zip(strategies, test_kl(finetune.params).mean(axis=1), strict=True):
             result["strategies"][name]["test_kl"] = float(value)
     return codes, _nan_to_none(result)
 
 
 def _sampled_rows(fit: np.ndarray) -> np.ndarray:
     """Every row, or (above ``REFERENCE_SAMPLES``) a seeded sample of that many in order:
-    every ``fit`` row (the labelled ones the code classifiers learn from) up to half of it,
-    and the other rows (held-out ones among them) for the rest."""
+    every ``fit`` row (the labelled ones the code classifiers learn from) up to half of it
+    (more when the other rows cannot fill the rest), and the other rows (held-out ones among
+    them) for the rest."""
     n, cap = len(fit), REFERENCE_SAMPLES
     if n <= cap:
         return np.arange(n)
@@ -489,8 +489,9 @@ def _sampled_rows(fit: np.ndarray) -> np.ndarray:
     def some(rows: np.ndarray, count: int) -> np.ndarray:
         return rows if len(rows) <= count else rng.choice(rows, count, replace=False)
 
-    fit_rows = some(np.flatnonzero(fit), cap // 2)
-    return np.sort(np.concatenate([fit_rows, some(np.flatnonzero(~fit), cap - len(fit_rows))]))
+    others = np.flatnonzero(~fit)
+    fit_rows = some(np.flatnonzero(fit), max(cap // 2, cap - len(others)))
+    return np.sort(np.concatenate([fit_rows, some(others, cap - len(fit_rows))]))
 
 
 def _nan_to_none(value):

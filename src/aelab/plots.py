@@ -150,9 +150,9 @@ def _drawn_rows(is_labelled: np.ndarray) -> np.ndarray:
     def some(rows: np.ndarray, count: int) -> np.ndarray:
         return rows if len(rows) <= count else rng.choice(rows, count, replace=False)
 
-    labelled = some(np.flatnonzero(is_labelled), MAX_DRAWN // 2)
-    others = some(np.flatnonzero(~is_labelled), MAX_DRAWN - len(labelled))
-    return np.sort(np.concatenate([labelled, others]))
+    others = np.flatnonzero(~is_labelled)
+    labelled = some(np.flatnonzero(is_labelled), max(MAX_DRAWN // 2, MAX_DRAWN - len(others)))
+    return np.sort(np.concatenate([labelled, some(others, MAX_DRAWN - len(labelled))]))
 
 
 def _scatter(

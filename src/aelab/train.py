@@ -92,13 +92,17 @@ class EpochOrder:
     phase: epoch ``e`` is a permutation by a NumPy generator seeded with ``key``'s data and
     ``e``, cut into ``n_rows // batch_size`` minibatches (each epoch leaves out a different
     remainder). Any stretch of steps, from any start, is the same stretch of one stream, so a
-    resumed phase sees the same minibatches; the last epochs drawn are kept, so a stretch
-    costs no more than its rows."""
+    resumed phase sees the same minibatches. Drawing an epoch permutes all its rows once; the
+    last two epochs drawn are kept, so the cost is one permutation an epoch."""
 
     def __init__(self, key: jax.Array, mask: np.ndarray, batch_size: int) -> None:
         self.rows = np.flatnonzero(np.asarray(mask) > 0)
         self.batch_size = batch_size
         self.per_epoch = len(self.rows) // batch_size
+        if self.per_epoch == 0:
+            raise ValueError(f"batch_size={batch_size} is larger than the {len(self.rows)} rows")
+        if len(mask) >= 2**31:
+            raise ValueError("epochs index rows with int32: at most 2**31 - 1 rows")
         self.seed = [int(v) for v in np.asarray(jax.random.key_data(key)).ravel()]
         self._epochs: dict[int, np.ndarray] = {}
 
@@ -114,7 +118,7 @@ class EpochOrder:
 
     def steps(self, start: int, count: int) -> np.ndarray:
         """The rows of steps ``start .. start + count - 1``, (count, batch_size) int32."""
-        parts, step = [], start
+        parts, step = [np.empty((0, self.batch_size), np.int32)], start
         while step < start + count:
             e, i = divmod(step, self.per_epoch)
             take = min(self.per_epoch - i, start + count - step)
@@ -656,8 +660,9 @@ def train_phase(
             replacement, when not every sample is labelled), so the history then holds
             minibatch losses.
         sampling: how minibatches pick their training samples: ``"epochs"`` goes through
-            a fresh permutation of them every epoch, ``"draws"`` draws each minibatch with
-            replacement. Both happen inside the compiled program.
+            a fresh permutation of them every epoch (:class:`EpochOrder`, one NumPy
+            permutation an epoch, drawn on the host), ``"draws"`` draws each minibatch with
+            replacement inside the compiled program.
         on_progress: called with the number of steps finished after every chunk.
         stop: asked after every chunk; when it says True, the phase raises
             :class:`PhaseInterrupted` with its state.
