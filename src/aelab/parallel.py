@@ -49,11 +49,6 @@ def connect(coordinator: str | None, num_processes: int | None, process_id: int 
     )
 
 
-def is_lead() -> bool:
-    """Whether this process writes the results (process 0; the only one without hosts)."""
-    return jax.process_index() == 0
-
-
 def device_mesh(devices: list | None = None, count: int | None = None) -> Mesh | None:
     """A one-axis mesh over ``devices`` (every device of JAX's default backend, all hosts
     included), or over the first ``count`` of them; ``None`` when that is a single device,
