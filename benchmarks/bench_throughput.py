@@ -81,12 +81,15 @@ def torch_seconds(x: np.ndarray, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def matmul_flops_per_second(repeats: int = 1000) -> float:
-    """A chain of (256 x 784) @ (784 x 512) and back: each product needs the previous one, so
-    nothing can be hoisted out of the loop; two multiplies of the largest layer's shapes per
-    iteration, plus a negligible add."""
-    a = jnp.asarray(np.random.default_rng(0).normal(size=(BATCH, D)), jnp.float32)
-    w = jnp.asarray(np.random.default_rng(1).normal(size=(D, HIDDEN[0])) / 28, jnp.float32)
+def matmul_flops_per_second(
+    repeats: int = 1000, shape: tuple[int, int, int] | None = None
+) -> float:
+    """A chain of (m x k) @ (k x n) and back, by default the largest layer's shapes
+    (BATCH x 784) @ (784 x 512): each product needs the previous one, so nothing can be
+    hoisted out of the loop; two multiplies per iteration, plus a negligible add."""
+    m, k, n = (BATCH, D, HIDDEN[0]) if shape is None else shape
+    a = jnp.asarray(np.random.default_rng(0).normal(size=(m, k)), jnp.float32)
+    w = jnp.asarray(np.random.default_rng(1).normal(size=(k, n)) / np.sqrt(k), jnp.float32)
 
     @jax.jit
     def many(a, w):
@@ -98,7 +101,7 @@ def matmul_flops_per_second(repeats: int = 1000) -> float:
     many(a, w).block_until_ready()
     t0 = time.perf_counter()
     many(a, w).block_until_ready()
-    return 2 * 2.0 * BATCH * D * HIDDEN[0] * repeats / (time.perf_counter() - t0)
+    return 2 * 2.0 * m * k * n * repeats / (time.perf_counter() - t0)
 
 
 def main() -> None:

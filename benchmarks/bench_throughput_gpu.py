@@ -68,7 +68,6 @@ from pathlib import Path
 from types import ModuleType
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 NO_GPU = (
@@ -128,25 +127,6 @@ def torch_seconds(data, steps: int, batch: int) -> float:
         opt.step()
     sync()
     return time.perf_counter() - t0
-
-
-def chained_matmul_flops(m: int, k: int, n: int, repeats: int) -> float:
-    """bench_throughput.matmul_flops_per_second's chain for any shapes: (m x k) @ (k x n) and
-    back, each product needing the previous one, on JAX's default device."""
-    a = jnp.asarray(np.random.default_rng(0).normal(size=(m, k)), jnp.float32)
-    w = jnp.asarray(np.random.default_rng(1).normal(size=(k, n)) / np.sqrt(k), jnp.float32)
-
-    @jax.jit
-    def many(a, w):
-        def body(h, _):
-            return h + 1e-6 * ((h @ w) @ w.T), None
-
-        return jax.lax.scan(body, a, length=repeats)[0]
-
-    many(a, w).block_until_ready()
-    t0 = time.perf_counter()
-    many(a, w).block_until_ready()
-    return 2 * 2.0 * m * k * n * repeats / (time.perf_counter() - t0)
 
 
 def samples_per_second(fn: Callable[[int], float], batch: int, short: int, long: int,
@@ -266,7 +246,7 @@ def main() -> None:
         print(f"batch {batch}: aelab {aelab:,.0f} samples/s, torch "
               f"{f'{peer:,.0f}' if peer else '-'} samples/s ({ratio})", flush=True)  # fmt: skip
 
-    big_flops = max(chained_matmul_flops(*big, args.big_repeats) for _ in range(3))
+    big_flops = max(bt.matmul_flops_per_second(args.big_repeats, big) for _ in range(3))
 
     print(f"\nbig matmul chain {big[0]}x{big[1]}x{big[2]}: {big_flops / 1e12:.2f} TFLOP/s\n")
     head = ("batch", "aelab samp/s", "torch samp/s", "   ratio", "aelab TFLOP/s",

@@ -409,7 +409,7 @@ def _evaluate(
 
     # kNN, probe and silhouette of a code: on a seeded sample above REFERENCE_SAMPLES samples
     # (a kNN of a million 32-D codes would take longer than the training).
-    picked = _sampled_rows(labelled)
+    picked = metrics.seeded_rows(labelled, REFERENCE_SAMPLES)
 
     def quality(code: np.ndarray) -> dict[str, float]:
         return metrics.code_quality(code[picked], y[picked], labelled[picked], test[picked])
@@ -476,24 +476,6 @@ def _evaluate(
     return codes, _nan_to_none(result)
 
 
-def _sampled_rows(fit: np.ndarray) -> np.ndarray:
-    """Every row, or (above ``REFERENCE_SAMPLES``) a seeded sample of that many in order:
-    every ``fit`` row (the labelled ones the code classifiers learn from) up to half of it
-    (more when the other rows cannot fill the rest), and the other rows (held-out ones among
-    them) for the rest."""
-    n, cap = len(fit), REFERENCE_SAMPLES
-    if n <= cap:
-        return np.arange(n)
-    rng = np.random.default_rng(0)
-
-    def some(rows: np.ndarray, count: int) -> np.ndarray:
-        return rows if len(rows) <= count else rng.choice(rows, count, replace=False)
-
-    others = np.flatnonzero(~fit)
-    fit_rows = some(np.flatnonzero(fit), max(cap // 2, cap - len(others)))
-    return np.sort(np.concatenate([fit_rows, some(others, cap - len(fit_rows))]))
-
-
 def _nan_to_none(value):
     """The metrics as JSON can hold them: an undefined number (NaN) becomes ``None``."""
     if isinstance(value, dict):
@@ -518,7 +500,7 @@ def _references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float
     n_components = min(max(2, code_size), x.shape[1], int(is_train.sum()))
     # Above REFERENCE_SAMPLES samples, PCA is fitted and every code scored on a seeded sample
     # of that size (a kNN over every raw feature of every sample would not finish).
-    picked = _sampled_rows(fit)
+    picked = metrics.seeded_rows(fit, REFERENCE_SAMPLES)
     pca = PCA(n_components=n_components).fit(np.asarray(x[picked[is_train[picked]]]))
     projection = np.concatenate(
         [pca.transform(np.asarray(x[i : i + 65_536])) for i in range(0, len(x), 65_536)]

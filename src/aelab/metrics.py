@@ -41,6 +41,24 @@ def mean_displacement(before: np.ndarray, after: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(np.asarray(after, np.float64) - before, axis=-1)))
 
 
+def seeded_rows(favoured: np.ndarray, cap: int) -> np.ndarray:
+    """Every row, or (above ``cap``) a seeded sample of ``cap`` of them in order: every
+    ``favoured`` row up to half of it (more when the other rows cannot fill the rest), and the
+    other rows for the rest. Scoring samples keep the labelled rows the classifiers learn
+    from; figures keep the labelled points."""
+    n = len(favoured)
+    if n <= cap:
+        return np.arange(n)
+    rng = np.random.default_rng(0)
+
+    def some(rows: np.ndarray, count: int) -> np.ndarray:
+        return rows if len(rows) <= count else rng.choice(rows, count, replace=False)
+
+    others = np.flatnonzero(~favoured)
+    chosen = some(np.flatnonzero(favoured), max(cap // 2, cap - len(others)))
+    return np.sort(np.concatenate([chosen, some(others, cap - len(chosen))]))
+
+
 def knn_accuracy(
     code: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.ndarray, k: int = 5
 ) -> float:

@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 
 from aelab.config import load_config
 from aelab.errors import ConfigError
+from aelab.metrics import seeded_rows
 
 _COLORS = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
@@ -143,26 +144,14 @@ def _raw_panels(lat: dict, metrics: dict) -> list[Panel]:
 MAX_DRAWN = 20_000  # points a panel draws at most (more only hide each other)
 
 
-def _drawn_rows(is_labelled: np.ndarray) -> np.ndarray:
-    """A seeded ``MAX_DRAWN`` rows: the labelled ones (up to half) and others for the rest."""
-    rng = np.random.default_rng(0)
-
-    def some(rows: np.ndarray, count: int) -> np.ndarray:
-        return rows if len(rows) <= count else rng.choice(rows, count, replace=False)
-
-    others = np.flatnonzero(~is_labelled)
-    labelled = some(np.flatnonzero(is_labelled), max(MAX_DRAWN // 2, MAX_DRAWN - len(others)))
-    return np.sort(np.concatenate([labelled, some(others, MAX_DRAWN - len(labelled))]))
-
-
 def _scatter(
     ax, panel: Panel, labels: np.ndarray, is_train: np.ndarray, is_labelled: np.ndarray
 ) -> None:
     """Labelled training samples filled, unlabelled ones small and faint, held-out hollow.
-    Above ``MAX_DRAWN`` samples, a seeded sample of them (:func:`_drawn_rows`)."""
+    Above ``MAX_DRAWN`` samples, a seeded sample of them (labelled ones first)."""
     xy = np.asarray(panel.xy, np.float64)
     if len(xy) > MAX_DRAWN:
-        keep = _drawn_rows(is_labelled)
+        keep = seeded_rows(is_labelled, MAX_DRAWN)
         xy, labels, is_train, is_labelled = (a[keep] for a in (xy, labels, is_train, is_labelled))
     for c in np.unique(labels):
         color = _COLORS[int(c) % len(_COLORS)]

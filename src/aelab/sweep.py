@@ -329,7 +329,10 @@ def _train_slice(
 
     # Pretraining: one model per seed and phase setting, on every training sample. It runs
     # even when no strategy starts from it: CKA and drift are measured against it.
-    chunk = max(1, train.snapshot_every)
+    common = {  # what both phases' programs share
+        "chunk": max(1, train.snapshot_every), "noise": noise, "batch_size": train.batch_size,
+        "sampling": train.sampling, "mesh": mesh,
+    }  # fmt: skip
     pre_train = masks([[sp.is_train for _ in phases] for sp in first])
     pre_keys = jax.numpy.stack(
         [
@@ -349,11 +352,7 @@ def _train_slice(
         beta=per_model([weight(p) for p in phases]) if config.betas else None,
         steps=train.pretrain_steps,
         keys=pre_keys,
-        chunk=chunk,
-        noise=noise,
-        batch_size=train.batch_size,
-        sampling=train.sampling,
-        mesh=mesh,
+        **common,
         on_progress=None
         if progress is None
         else (lambda d: progress("pretrain", d, train.pretrain_steps)),
@@ -387,11 +386,7 @@ def _train_slice(
         beta=per_model([weight(m.phase) for m in models]) if config.betas else None,
         steps=train.finetune_steps,
         keys=ft_keys,
-        chunk=chunk,
-        noise=noise,
-        batch_size=train.batch_size,
-        sampling=train.sampling,
-        mesh=mesh,
+        **common,
         on_progress=None
         if progress is None
         else (lambda d: progress("finetune", d, train.finetune_steps)),
