@@ -150,7 +150,7 @@ def peer_torch(threads: int | None = None) -> dict:
 
 def _aelab_command() -> list[str]:
     script = Path(sys.executable).parent / "aelab"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "aelab.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "aelab"]
 
 
 def _run(command: list[str], env: dict | None = None) -> tuple[float, str]:

@@ -17,8 +17,9 @@ import jax
 import numpy as np
 
 from aelab.data import load_dataset, split_dataset
-from aelab.models import Autoencoder
-from aelab.train import Batch, stack, to_numpy, train_phase, unstack
+from aelab.models.autoencoder import Autoencoder
+from aelab.training.feeding import Batch
+from aelab.training.trainer import stack, to_numpy, train_phase, unstack
 
 
 def main() -> None:

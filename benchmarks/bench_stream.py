@@ -34,10 +34,10 @@ import jax
 import numpy as np
 
 import aelab
-from aelab.data import split_dataset
-from aelab.datafiles import load_file
-from aelab.models import Autoencoder
-from aelab.train import Batch, stack, to_numpy, train_phase
+from aelab.data import load_file, split_dataset
+from aelab.models.autoencoder import Autoencoder
+from aelab.training.feeding import Batch
+from aelab.training.trainer import stack, to_numpy, train_phase
 
 D, HIDDEN, CODE, BATCH, CLASSES = 784, (512, 256), 32, 256, 10
 

@@ -1,7 +1,7 @@
 """Sweep speed: 64 seeds of the default experiment against one seed, in the same script.
 
 Each measurement runs in a fresh Python process (nothing compiled or cached before it; the
-persistent compilation cache is off), times ``aelab.sweep.sweep`` of the default experiment
+persistent compilation cache is off), times ``aelab.sweep`` of the default experiment
 (Iris, all four strategies, 5,000 + 10,000 full-batch steps) without baselines, and inside
 that process runs the same sweep a second time: the second run reuses the compiled programs,
 so ``first - second`` is the compile (and warm-up) share. The bar (issue 5): 64 seeds take at
@@ -21,7 +21,8 @@ import sys
 
 CHILD = r"""
 import json, sys, tempfile, time
-from aelab.sweep import SweepConfig, sweep
+from aelab.config import SweepConfig
+from aelab.outputs.sweepdir import sweep
 seeds, per_slice = int(sys.argv[1]), int(sys.argv[2])
 config = SweepConfig(seeds=tuple(range(seeds)), seeds_per_slice=per_slice, baselines=False)
 times = []

@@ -26,8 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aelab.models import Autoencoder
-from aelab.train import Batch, stack, to_numpy, train_phase
+from aelab.models.autoencoder import Autoencoder
+from aelab.training.feeding import Batch
+from aelab.training.trainer import stack, to_numpy, train_phase
 
 N, D, HIDDEN, CODE, BATCH = 60_000, 784, (512, 256), 32, 256
 SIZES = (D, *HIDDEN, CODE)

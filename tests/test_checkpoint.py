@@ -6,9 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from aelab.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 from aelab.errors import CheckpointError
-from aelab.models import Autoencoder
+from aelab.models.autoencoder import Autoencoder
+from aelab.outputs.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 
 MODEL = Autoencoder(n_inputs=5, n_classes=3, hidden=(6,), code=2)
 

@@ -157,7 +157,7 @@ def test_unreadable_config_file(tmp_path, capsys):
 
 def _console_script() -> list[str]:
     exe = Path(sys.executable).parent / "aelab"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "aelab.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "aelab"]
 
 
 def test_console_script_is_installed():

@@ -2,8 +2,9 @@ import jax
 import numpy as np
 import pytest
 
-from aelab.corruption import Noise, corrupt, parse_noise
+from aelab.config import Noise, parse_noise
 from aelab.errors import ConfigError
+from aelab.training.corruption import corrupt
 
 X = np.random.default_rng(0).normal(size=(2000, 5)).astype(np.float32)
 ALL = np.ones(len(X), np.float32)

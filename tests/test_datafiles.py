@@ -5,8 +5,7 @@ import pytest
 
 import aelab
 from aelab.config import DataConfig, RunConfig, TrainConfig
-from aelab.data import load_dataset, split_dataset
-from aelab.datafiles import load_data, load_file, looks_like_file
+from aelab.data import load_data, load_dataset, load_file, looks_like_file, split_dataset
 from aelab.errors import DataError
 
 FAST = TrainConfig(pretrain_steps=50, finetune_steps=50, snapshot_every=50)
@@ -67,7 +66,7 @@ def test_bad_tables_get_one_line_that_names_the_problem(tmp_path, text, options,
 def test_a_single_class_is_refused(tmp_path):
     path = _write(tmp_path / "one.csv", "a,b,label\n1,2,0\n2,3,0\n")
     with pytest.raises(DataError, match=r"one.csv: has fewer than two classes \(\[.0.\]\)"):
-        load_data(DataConfig(dataset=str(path)))
+        load_data(**DataConfig(dataset=str(path)).loading)
 
 
 def test_npz_files(tmp_path):
@@ -119,13 +118,13 @@ def test_idx_files_that_disagree_with_their_header_are_refused(tmp_path):
 def test_a_test_file_is_the_held_out_part(tmp_path):
     train = _write(tmp_path / "train.csv", _table(12))
     test = _write(tmp_path / "test.csv", _table(6))
-    ds, _ = load_data(DataConfig(dataset=str(train), test_file=str(test)))
+    ds, _ = load_data(**DataConfig(dataset=str(train), test_file=str(test)).loading)
     assert len(ds.y) == 18 and ds.test_mask.sum() == 6
     split = split_dataset(ds, 0.5, seed=0)
     assert split.is_train.tolist() == [True] * 12 + [False] * 6
     odd = _write(tmp_path / "odd.csv", "a,c,species\n1,2,cat\n")
     with pytest.raises(DataError, match=r"its features \['a', 'c'\] are not those"):
-        load_data(DataConfig(dataset=str(train), test_file=str(odd)))
+        load_data(**DataConfig(dataset=str(train), test_file=str(odd)).loading)
 
 
 @pytest.mark.parametrize("rows", [6, 2])
@@ -133,7 +132,7 @@ def test_a_test_file_is_sniffed_on_its_own(tmp_path, rows):
     """A CSV for training and a TSV (even of two rows) held out: each keeps its delimiter."""
     train = _write(tmp_path / "train.csv", _table(12))
     test = _write(tmp_path / "test.tsv", _table(rows, sep="\t"))
-    ds, _ = load_data(DataConfig(dataset=str(train), test_file=str(test)))
+    ds, _ = load_data(**DataConfig(dataset=str(train), test_file=str(test)).loading)
     assert ds.test_mask.sum() == rows
     np.testing.assert_array_equal(ds.x[ds.test_mask], [[i, 2 * i + 1] for i in range(rows)])
     assert [ds.class_names[c] for c in ds.y[ds.test_mask]] == ["dog", "cat"] * (rows // 2)

@@ -133,9 +133,9 @@ def test_one_class_only_is_refused(iris):
         AutoencoderClassifier(**FAST).fit(X, semi)
 
 
-def test_a_batch_larger_than_the_data_warns_and_trains_full_batch(iris):
+def test_a_batch_larger_than_the_data_is_the_command_lines_error(iris):
     X, y = iris
-    with pytest.warns(UserWarning, match="batch_size=500 is not smaller than the 150"):
+    with pytest.raises(ConfigError, match="train.batch_size=500 is not smaller than the 150"):
         AutoencoderClassifier(batch_size=500, **FAST).fit(X, y)
 
 

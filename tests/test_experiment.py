@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from aelab.experiment import train_and_evaluate
+from aelab.training.experiment import train_and_evaluate
 
 
 def test_every_strategy_reaches_090_held_out_accuracy(default_run):

@@ -7,7 +7,7 @@ import pytest
 import aelab
 from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aelab.errors import ConfigError
-from aelab.generate import generate, interpolation, latent_grid, perturbations
+from aelab.outputs.generate import generate, interpolation, latent_grid, perturbations
 
 FAST = TrainConfig(pretrain_steps=300, finetune_steps=100, snapshot_every=100)
 
@@ -86,7 +86,7 @@ def test_pure_helpers():
     [
         ({"stage": "magic"}, r"--stage: 'magic' is not a stage of this run"),
         ({"sample": 150}, r"--sample 150 is not a sample of this run; use 0 to 149"),
-        ({"mode": "prior"}, r"--mode prior needs a VAE run"),
+        ({"mode": "prior"}, r"--mode prior needs a run of a family with a prior \(vae\)"),
         ({"mode": "grid", "dims": (0, 0)}, r"--dims 0,0: need two different code units"),
         ({"mode": "interpolate", "steps": 1}, r"--steps must be at least 2"),
         ({"count": 0}, r"--count must be at least 1"),

@@ -4,8 +4,8 @@ import pytest
 
 from aelab.config import ModelConfig, RunConfig, TrainConfig
 from aelab.errors import ConfigError
-from aelab.experiment import train_and_evaluate
-from aelab.models import LadderNetwork, ladder_weights
+from aelab.models.ladder import LadderNetwork, ladder_weights
+from aelab.training.experiment import train_and_evaluate
 
 LADDER = LadderNetwork(n_inputs=4, n_classes=3, hidden=(6,), code=2, weights=(1.0, 0.5, 0.2, 0.1))
 X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
@@ -22,15 +22,15 @@ def test_layout_and_the_reference_combinator_start():
 
 
 def test_the_combinator_at_its_start_gives_zero_and_copies_when_v_is_one():
-    from aelab.models.ladder import _combine
+    from aelab.models.ladder import combine
 
     z, u = np.full((2, 3), 2.0, np.float32), np.ones((2, 3), np.float32)
     start = np.zeros((10, 3), np.float32)
     start[[1, 6]] = 1
-    np.testing.assert_array_equal(_combine(start, z, u), 0)  # mu = 0, v = 0
+    np.testing.assert_array_equal(combine(start, z, u), 0)  # mu = 0, v = 0
     copy = start.copy()
     copy[9] = 1  # a10: v = 1, mu = 0 -> z^ = z~
-    np.testing.assert_array_equal(_combine(copy, z, u), z)
+    np.testing.assert_array_equal(combine(copy, z, u), z)
 
 
 def test_the_corrupted_path_is_random_and_the_clean_one_is_not():

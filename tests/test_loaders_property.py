@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aelab.config import DataConfig
-from aelab.data import Dataset
-from aelab.datafiles import load_data
+from aelab.data import Dataset, load_data
 from aelab.errors import DataError
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,7 +26,7 @@ def _outcome(name: str, content: bytes, **files: bytes):
         for other, data in files.items():
             (Path(folder) / other).write_bytes(data)
         try:
-            dataset, _ = load_data(DataConfig(dataset=str(path)))
+            dataset, _ = load_data(**DataConfig(dataset=str(path)).loading)
         except DataError as exc:
             message = str(exc)
             assert message and "\n" not in message, message

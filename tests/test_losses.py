@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn.metrics import log_loss
 
-from aelab.losses import cross_entropy, reconstruction_error
+from aelab.training.losses import cross_entropy, reconstruction_error
 
 
 def test_reconstruction_error_is_masked_mse():

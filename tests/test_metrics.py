@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from aelab import metrics
+from aelab.analysis import metrics
 
 
 @pytest.fixture

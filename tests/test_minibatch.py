@@ -9,17 +9,11 @@ from aelab.cli import app
 from aelab.config import RunConfig, TrainConfig
 from aelab.data import load_dataset, split_dataset
 from aelab.errors import ConfigError
-from aelab.experiment import train_and_evaluate
-from aelab.models import Autoencoder
-from aelab.train import (
-    HISTORY_FIELDS,
-    Batch,
-    draw_minibatch,
-    epoch_order,
-    stack,
-    to_numpy,
-    train_phase,
-)
+from aelab.models.autoencoder import Autoencoder
+from aelab.training.experiment import train_and_evaluate
+from aelab.training.feeding import Batch, EpochOrder, draw_minibatch
+from aelab.training.program import HISTORY_FIELDS
+from aelab.training.trainer import stack, to_numpy, train_phase
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +69,8 @@ def test_draws_cover_the_training_rows_evenly(few_labels):
 
 def test_an_epoch_is_a_permutation_of_the_training_rows(few_labels):
     split, _ = few_labels
-    mask = jax.numpy.asarray(split.is_train, jax.numpy.float32)
-    n_train = int(split.is_train.sum())  # 75 rows: 4 minibatches of 16 an epoch, 11 left out
-    order = np.asarray(epoch_order(jax.random.key(0), mask, n_train, 16, 0, 12))
+    mask = split.is_train.astype(np.float32)  # 75 rows: 4 minibatches of 16 an epoch, 11 left out
+    order = EpochOrder(jax.random.key(0), mask, 16).steps(0, 12)
     assert order.shape == (12, 16)
     assert split.is_train[order].all()
     epochs = order.reshape(3, 64)
@@ -86,9 +79,9 @@ def test_an_epoch_is_a_permutation_of_the_training_rows(few_labels):
     assert len({tuple(sorted(rows)) for rows in epochs}) == 3  # a different 11 left out
     assert not np.array_equal(np.sort(epochs[0]), epochs[0])  # shuffled
     # Any stretch of steps, from any start, is the same stretch of one stream.
-    later = np.asarray(epoch_order(jax.random.key(0), mask, n_train, 16, 5, 7))
+    later = EpochOrder(jax.random.key(0), mask, 16).steps(5, 7)
     np.testing.assert_array_equal(later, order[5:])
-    other = np.asarray(epoch_order(jax.random.key(1), mask, n_train, 16, 0, 12))
+    other = EpochOrder(jax.random.key(1), mask, 16).steps(0, 12)
     assert not np.array_equal(other, order)
 
 

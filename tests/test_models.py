@@ -1,12 +1,20 @@
-"""The shared contract every model family must pass: shapes, determinism, init, consistency."""
+"""The shared contract every model family must pass: shapes, determinism, init, consistency.
+
+Every family of the registry is in it (a new family's file brings it here), beside hand-made
+variants of the families (deep, dropout, batch norm, other activations)."""
 
 import jax
 import numpy as np
 import pytest
 
-from aelab.models import Autoencoder, LadderNetwork, VariationalAutoencoder
+from aelab.config import ModelConfig
+from aelab.models import FAMILIES as REGISTRY
+from aelab.models import family_of
+from aelab.models.autoencoder import Autoencoder
+from aelab.models.ladder import LadderNetwork
+from aelab.models.vae import VariationalAutoencoder
 
-FAMILIES = [
+VARIANTS = [
     Autoencoder(n_inputs=4, n_classes=3),  # the original
     Autoencoder(n_inputs=6, n_classes=2, hidden=(8, 5), code=3, activation="relu"),
     Autoencoder(n_inputs=5, n_classes=4, code=1, code_activation="tanh"),
@@ -15,6 +23,12 @@ FAMILIES = [
     Autoencoder(n_inputs=4, n_classes=3, hidden=(5,), batch_norm=True, dropout=0.1),
     VariationalAutoencoder(n_inputs=4, n_classes=3, hidden=(5,), batch_norm=True),
     LadderNetwork(n_inputs=4, n_classes=3, hidden=(5,), code=2, weights=(1.0, 0.1, 0.1, 0.1)),
+]
+# ... and every other registered family, as its config builds it
+FAMILIES = VARIANTS + [
+    ModelConfig(family=name, hidden=(5,)).build(4, 3)
+    for name, family in REGISTRY.items()
+    if family.model not in {type(m) for m in VARIANTS}
 ]
 
 
@@ -27,7 +41,7 @@ def test_shapes(model):
     assert x_hat.shape == x.shape
     assert logits.shape == (7, model.n_classes)
     np.testing.assert_allclose(z, model.encode(params, x))
-    if not isinstance(model, LadderNetwork):  # a ladder decodes from every layer, not z alone
+    if family_of(model).decodes:  # a ladder decodes from every layer, not z alone
         np.testing.assert_allclose(x_hat, model.decode(params, z))
 
 
@@ -72,7 +86,7 @@ def test_dropout_acts_only_in_training_mode():
 
 
 def _tiny_batch(model, n=40):
-    from aelab.train import Batch
+    from aelab.training.feeding import Batch
 
     rng = np.random.default_rng(0)
     y = np.arange(n) % model.n_classes
@@ -83,8 +97,8 @@ def _tiny_batch(model, n=40):
 
 @pytest.mark.parametrize("model", FAMILIES)
 def test_the_loss_goes_down_and_a_checkpoint_gives_identical_predictions(model, tmp_path):
-    from aelab.checkpoint import load_checkpoint, save_checkpoint
-    from aelab.train import stack, to_numpy, train_phase, unstack
+    from aelab.outputs.checkpoint import load_checkpoint, save_checkpoint
+    from aelab.training.trainer import stack, to_numpy, train_phase, unstack
 
     x, batch = _tiny_batch(model)
     init = to_numpy(model.init(jax.random.key(0)))
@@ -105,7 +119,7 @@ def test_the_loss_goes_down_and_a_checkpoint_gives_identical_predictions(model, 
 @pytest.mark.parametrize("model", FAMILIES)
 def test_a_model_trains_the_same_whatever_its_batch_neighbours_do(model):
     """vmap keeps models apart: weights, optimiser state, random streams, batch statistics."""
-    from aelab.train import stack, to_numpy, train_phase
+    from aelab.training.trainer import stack, to_numpy, train_phase
 
     _, batch = _tiny_batch(model)
     inits = [to_numpy(model.init(jax.random.key(s))) for s in (0, 1, 2)]

@@ -78,7 +78,7 @@ def _assert_same_metrics(a: Path, b: Path, atol: float = 1e-5) -> None:
 def test_one_device_trains_without_a_mesh():
     import jax
 
-    from aelab.parallel import device_mesh
+    from aelab.training.parallel import device_mesh
 
     assert device_mesh(jax.devices()[:1]) is None
 
@@ -91,9 +91,14 @@ def test_training_on_two_devices_equals_one_device():
         import json
         import jax, numpy as np
         from aelab.data import load_dataset, split_dataset
-        from aelab.models import Autoencoder, LadderNetwork
-        from aelab.parallel import device_mesh
-        from aelab.train import Batch, stack, to_numpy, train_groups, train_phase
+        from aelab.models.autoencoder import Autoencoder
+        from aelab.models.ladder import LadderNetwork
+        from aelab.training.parallel import device_mesh
+        from aelab.training.feeding import Batch
+        from aelab.training.program import Weights
+        from aelab.training.trainer import (
+            Models, Schedule, stack, to_numpy, train_groups, train_phase
+        )
 
         mesh = device_mesh()
         split = split_dataset(load_dataset("iris"), 0.5, seed=0, labels=3)
@@ -125,6 +130,17 @@ def test_training_on_two_devices_equals_one_device():
                     diff(runs[0].snapshots, runs[1].snapshots),
                     diff(runs[0].history, runs[1].history))
                 out["shape"] = list(runs[1].snapshots.shape)
+                if name == "ae" and sampling == "draws":
+                    # How far float rounding alone carries this training: one device, its
+                    # initial weights nudged by 1e-7 (Adam magnifies tiny gradients).
+                    nudged = jax.tree.map(lambda a: (a * (1 + 1e-7)).astype(np.float32), init)
+                    again = train_phase(
+                        model, stack([nudged, nudged]), batch, ce_weight=np.array([0.0, 1.0]),
+                        recon_weight=np.ones(2), learning_rate=0.01, steps=150,
+                        snapshot_every=100, key=jax.random.key(1), batch_size=size,
+                        sampling=sampling)
+                    out["rounding"] = max(
+                        diff(runs[0].params, again.params), diff(runs[0].history, again.history))
 
         # Minibatches read from disk, split evenly (8) or not (7) over the devices.
         import tempfile
@@ -148,23 +164,32 @@ def test_training_on_two_devices_equals_one_device():
         y = np.stack([split.y] * 3).astype(np.int32)
         masks = np.stack([np.stack([split.is_train, split.is_train])] * 3).astype(np.float32)
         labelled = np.stack([np.stack([split.is_train, split.is_labelled])] * 3)
+        ones = np.ones((3, 2), np.float32)
+        models = Models(
+            params=stack([stack([i, i]) for i in inits]),
+            weights=Weights(ce=ones, recon=ones, penalty=ones, noise_level=0 * ones),
+            learning_rate=0.01 * ones, keys=jax.random.split(jax.random.key(2), (3, 2)),
+            order_keys=jax.random.split(jax.random.key(3), 3),
+        )
         groups = [train_groups(
-            model, stack([stack([i, i]) for i in inits]),
-            Batch(x, y, masks, labelled.astype(np.float32)),
-            ce_weight=np.ones((3, 2)), recon_weight=np.ones((3, 2)),
-            learning_rate=np.full((3, 2), 0.01), steps=200, chunk=70,
-            keys=jax.random.split(jax.random.key(2), (3, 2)), batch_size=16,
-            mesh=m) for m in (None, mesh)]
-        out["groups"] = max(diff(groups[0][0], groups[1][0]), diff(groups[0][1], groups[1][1]))
+            model, models, Batch(x, y, masks, labelled.astype(np.float32)),
+            Schedule(200, 70, batch_size=16, snapshots=False, history=False), mesh=m,
+        ) for m in (None, mesh)]
+        out["groups"] = max(diff(groups[0].params, groups[1].params),
+                            diff(groups[0].history, groups[1].history))
         print(json.dumps(out))
         """,
         TWO_DEVICES,
     )
     assert result["devices"] == 2
     assert result["shape"] == [3, 2, 149, 2]  # the padding row is gone from the snapshots
+    # Within float rounding: 1e-4, or for minibatch draws (which magnify rounding) ten times
+    # what a 1e-7 nudge of the initial weights gives on one device.
+    rounding = result.pop("rounding")
     for key, value in result.items():
         if key not in ("devices", "shape", "sharded"):
-            assert value < 1e-4, (key, value)
+            bar = max(1e-4, 10 * rounding) if key == "ae 8 draws" else 1e-4
+            assert value < bar, (key, value, rounding)
 
 
 def test_aelab_run_on_two_devices_equals_one(tmp_path):

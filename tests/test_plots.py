@@ -4,7 +4,7 @@ import pytest
 
 import aelab
 from aelab.config import ModelConfig, RunConfig
-from aelab.plots import DPI, stages_figure
+from aelab.outputs.plots import DPI, stages_figure
 
 
 def _drawn_axes(fig):

@@ -76,7 +76,8 @@ def test_report_command_rewrites_and_refuses_other_folders(report, tmp_path, cap
 
 
 def test_a_sweep_gets_a_report(tmp_path):
-    from aelab.sweep import SweepConfig, sweep
+    from aelab.config import SweepConfig
+    from aelab.outputs.sweepdir import sweep
 
     grid = SweepConfig(
         base=RunConfig(strategies=("supervised", "joint"), train=FAST), seeds=(0, 1),
@@ -112,7 +113,8 @@ def test_an_animation_of_the_code_moving(tmp_path):
 
 
 def test_report_command_animation_needs_a_run(report, tmp_path, capsys):
-    from aelab.sweep import SweepConfig, sweep
+    from aelab.config import SweepConfig
+    from aelab.outputs.sweepdir import sweep
 
     result, _ = report
     with pytest.raises(SystemExit) as info:
@@ -130,7 +132,7 @@ def test_report_command_animation_needs_a_run(report, tmp_path, capsys):
 def test_an_mp4_comes_with_the_gif_when_ffmpeg_is_there(report):
     import subprocess
 
-    from aelab.animation import write_animation
+    from aelab.outputs.animation import write_animation
 
     result, _ = report
     paths = write_animation(result.run_dir)

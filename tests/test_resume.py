@@ -13,7 +13,7 @@ import pytest
 import aelab
 from aelab.cli import main
 from aelab.config import RunConfig, TrainConfig
-from aelab.rundir import RunInterrupted
+from aelab.outputs.rundir import RunInterrupted
 
 ARGS = ["--pretrain-steps", "1000", "--finetune-steps", "2000", "--snapshot-every", "250",
         "--noise", "gaussian:0.1", "--hidden", "6"]  # fmt: skip
@@ -26,7 +26,7 @@ def _metrics(folder):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
     env = {**os.environ, "AELAB_COMPILATION_CACHE": "off"}
-    command = [sys.executable, "-m", "aelab.cli", "run", *ARGS, "--out", str(tmp_path), "-q"]
+    command = [sys.executable, "-m", "aelab", "run", *ARGS, "--out", str(tmp_path), "-q"]
     child = subprocess.Popen(
         [*command, "--name", "cut"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
@@ -45,7 +45,7 @@ def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
     assert not (tmp_path / "cut").exists() and not list(tmp_path.glob(".cut.partial-*"))
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "aelab.cli", "run", "--resume", str(folder), "-q"],
+        [sys.executable, "-m", "aelab", "run", "--resume", str(folder), "-q"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
@@ -63,7 +63,7 @@ def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
 
 def test_resume_in_process_with_a_stop_during_pretraining(tmp_path, monkeypatch):
     """The library path: a stop asked for during pretraining, then resume= in Python."""
-    import aelab.rundir as rundir
+    import aelab.outputs.rundir as rundir
 
     calls = []
 
@@ -93,7 +93,7 @@ def test_resume_refuses_a_folder_that_is_not_an_interrupted_run(tmp_path, capsys
 
 
 def _interrupt(tmp_path, monkeypatch, name, config):
-    import aelab.rundir as rundir
+    import aelab.outputs.rundir as rundir
 
     class StopNow(rundir._StopOnSignal):
         def __call__(self):

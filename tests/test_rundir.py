@@ -75,7 +75,7 @@ def test_a_failure_while_writing_leaves_nothing(tiny_config, tmp_path, monkeypat
     def broken(run_dir, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("aelab.plots.plot_stages", broken)
+    monkeypatch.setattr("aelab.outputs.runfiles.plot_stages", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         aelab.run(tiny_config, out=tmp_path, name="x")
     assert list(tmp_path.iterdir()) == []

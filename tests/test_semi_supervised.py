@@ -8,8 +8,9 @@ import aelab
 from aelab.config import DataConfig, RunConfig, TrainConfig
 from aelab.data import load_dataset, split_dataset
 from aelab.errors import ConfigError
-from aelab.models import Autoencoder
-from aelab.train import Batch, stack, to_numpy, train_phase
+from aelab.models.autoencoder import Autoencoder
+from aelab.training.feeding import Batch
+from aelab.training.trainer import stack, to_numpy, train_phase
 
 
 def test_labels_per_class_are_a_seeded_subset_of_the_training_part():

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from aelab.cli import main
-from aelab.data import Dataset, split_dataset
-from aelab.datafiles import load_file
+from aelab.data import Dataset, load_file, split_dataset
 from aelab.errors import DataError
-from aelab.models import Autoencoder
-from aelab.train import Batch, stack, to_numpy, train_phase
+from aelab.models.autoencoder import Autoencoder
+from aelab.training.feeding import Batch
+from aelab.training.trainer import stack, to_numpy, train_phase
 
 N, D = 1200, 12
 
@@ -57,7 +57,7 @@ def test_training_from_disk_equals_training_in_memory(npy, monkeypatch, labels, 
     same models, whether the rows come from the memory map chunk by chunk or from memory
     (also when each read holds only 3 steps' rows, so a snapshot's steps take many reads)."""
     if read_bytes is not None:
-        monkeypatch.setattr("aelab.train.READ_BYTES", read_bytes)
+        monkeypatch.setattr("aelab.training.feeding.READ_BYTES", read_bytes)
     ds, _ = load_file(npy / "X.npy")
     on_disk = split_dataset(ds, 0.5, seed=0, labels=labels)
     model = Autoencoder(D, 3, hidden=(16,))
@@ -166,9 +166,9 @@ def test_large_data_scores_codes_on_a_seeded_sample(npy, monkeypatch):
     """Above REFERENCE_SAMPLES samples, kNN, probe and silhouette use a seeded sample (here
     500 of 1,200); accuracy still covers every held-out sample."""
     import aelab
-    from aelab.experiment import train_and_evaluate
+    from aelab.training.experiment import train_and_evaluate
 
-    monkeypatch.setattr("aelab.experiment.REFERENCE_SAMPLES", 500)
+    monkeypatch.setattr("aelab.training.evaluate.REFERENCE_SAMPLES", 500)
     config = aelab.RunConfig(
         strategies=("finetune",),
         data=aelab.DataConfig(dataset=str(npy / "X.npy")),
@@ -183,9 +183,9 @@ def test_large_data_scores_codes_on_a_seeded_sample(npy, monkeypatch):
 
 def test_scarce_labels_are_all_kept_in_the_scoring_sample(npy, monkeypatch):
     import aelab
-    from aelab.experiment import train_and_evaluate
+    from aelab.training.experiment import train_and_evaluate
 
-    monkeypatch.setattr("aelab.experiment.REFERENCE_SAMPLES", 300)
+    monkeypatch.setattr("aelab.training.evaluate.REFERENCE_SAMPLES", 300)
     config = aelab.RunConfig(
         strategies=("finetune",),
         data=aelab.DataConfig(dataset=str(npy / "X.npy"), labels=2),
@@ -199,7 +199,7 @@ def test_scarce_labels_are_all_kept_in_the_scoring_sample(npy, monkeypatch):
 
 @pytest.mark.parametrize("on_disk", [False, True])
 def test_an_epoch_run_stopped_and_resumed_sees_the_same_minibatches(npy, on_disk):
-    from aelab.train import PhaseInterrupted
+    from aelab.training.trainer import PhaseInterrupted
 
     ds, _ = load_file(npy / "X.npy")
     split = split_dataset(ds, 0.5, seed=0, labels=10)
@@ -224,13 +224,13 @@ def test_an_epoch_run_stopped_and_resumed_sees_the_same_minibatches(npy, on_disk
 
 def test_a_figure_of_many_samples_draws_a_seeded_sample(tmp_path, monkeypatch):
     import aelab
-    from aelab.plots import stages_figure
+    from aelab.outputs.plots import stages_figure
 
     result = aelab.run(
         aelab.RunConfig(train=aelab.TrainConfig(pretrain_steps=20, finetune_steps=20)),
         out=tmp_path, name="iris",
     )  # fmt: skip
-    monkeypatch.setattr("aelab.plots.MAX_DRAWN", 40)
+    monkeypatch.setattr("aelab.outputs.plots.MAX_DRAWN", 40)
     figure = stages_figure(result.run_dir)
     drawn = [sum(len(c.get_offsets()) for c in ax.collections) for ax in figure.axes[:3]]
     assert drawn == [40, 40, 40]  # of 150 samples, in the raw, PCA and pretrained panels

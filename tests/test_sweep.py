@@ -8,10 +8,12 @@ import pytest
 from scipy import stats
 
 import aelab
+from aelab.analysis.summary import summarise
 from aelab.cli import main
+from aelab.config import SweepConfig, load_sweep_config
 from aelab.errors import ConfigError
-from aelab.experiment import train_and_evaluate
-from aelab.sweep import SweepConfig, load_sweep_config, summarise, sweep
+from aelab.outputs.sweepdir import sweep
+from aelab.training.experiment import train_and_evaluate
 
 BASE = aelab.RunConfig(
     train=aelab.TrainConfig(pretrain_steps=300, finetune_steps=400, snapshot_every=100)
@@ -88,9 +90,9 @@ def test_summary_holds_mean_sd_and_a_t_interval(small_sweep):
 
 
 def test_an_interrupted_sweep_keeps_its_slices_and_resumes(tmp_path, monkeypatch, small_sweep):
-    import aelab.sweep as module
+    import aelab.outputs.sweepdir as module
 
-    real, calls = module._train_slice, []
+    real, calls = module.train_slice, []
 
     def interrupted(*args, **kwargs):
         calls.append(args[3])
@@ -98,14 +100,14 @@ def test_an_interrupted_sweep_keeps_its_slices_and_resumes(tmp_path, monkeypatch
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "_train_slice", interrupted)
+    monkeypatch.setattr(module, "train_slice", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep(GRID, out=tmp_path, name="cut")
     folder = tmp_path / "cut"
     kept = pd.read_csv(folder / "results.csv")
     assert sorted(set(kept["seed"])) == [0, 1]  # the first slice, written whole
     assert not (folder / "summary.csv").exists()
-    monkeypatch.setattr(module, "_train_slice", real)
+    monkeypatch.setattr(module, "train_slice", real)
     done = sweep(resume=folder)
     assert sorted(set(done.results["seed"])) == [0, 1, 2]
     key = ["seed", "labels", "kind", "strategy", "recon_weight"]
@@ -205,7 +207,7 @@ def test_noise_spellings_are_one_setting():
 
 
 def test_a_noise_sweep_resumes_without_repeating_seeds(tmp_path, monkeypatch):
-    import aelab.sweep as module
+    import aelab.outputs.sweepdir as module
 
     grid = SweepConfig(
         base=aelab.RunConfig(
@@ -217,7 +219,7 @@ def test_a_noise_sweep_resumes_without_repeating_seeds(tmp_path, monkeypatch):
         seeds_per_slice=1,
         baselines=False,
     )
-    real, calls = module._train_slice, []
+    real, calls = module.train_slice, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -225,10 +227,10 @@ def test_a_noise_sweep_resumes_without_repeating_seeds(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "_train_slice", interrupted)
+    monkeypatch.setattr(module, "train_slice", interrupted)
     with pytest.raises(module.SweepInterrupted):
         sweep(grid, out=tmp_path, name="n")
-    monkeypatch.setattr(module, "_train_slice", real)
+    monkeypatch.setattr(module, "train_slice", real)
     done = sweep(resume=tmp_path / "n")
     assert sorted(done.results["seed"]) == [0, 1]
     (line,) = done.summary.to_dict("records")
@@ -248,12 +250,12 @@ def test_bad_data_leaves_no_sweep_folder(tmp_path):
 
 
 def test_cli_interrupt_says_how_to_resume(tmp_path, capsys, monkeypatch):
-    import aelab.sweep as module
+    import aelab.outputs.sweepdir as module
 
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(module, "_train_slice", stop)
+    monkeypatch.setattr(module, "train_slice", stop)
     with pytest.raises(SystemExit) as info:
         main(["sweep", "--seeds", "2", "--out", str(tmp_path), "--name", "cut"])
     assert info.value.code == 130
@@ -262,7 +264,7 @@ def test_cli_interrupt_says_how_to_resume(tmp_path, capsys, monkeypatch):
 
 
 def test_the_figure_draws_one_line_per_setting(small_sweep, tmp_path):
-    from aelab.plots import sweep_figure
+    from aelab.outputs.sweepplot import sweep_figure
 
     rows = small_sweep.results.copy()
     twin = rows[rows["kind"] == "aelab"].assign(learning_rate=0.05)
@@ -323,7 +325,7 @@ def test_a_diverging_learning_rate_leaves_marked_rows_not_a_dead_sweep(tmp_path,
 
 
 def test_noise_levels_and_betas_are_models_of_one_program(tmp_path):
-    import aelab.train as train
+    from aelab.training.program import chunk_program
 
     base = aelab.RunConfig(
         strategies=("finetune-recon",),
@@ -335,9 +337,9 @@ def test_noise_levels_and_betas_are_models_of_one_program(tmp_path):
         baselines=False,
     )  # fmt: skip
     assert len(grid.variants()) == 1  # one kind of noise: one program
-    before = train._chunk_fn.cache_info().misses
+    before = chunk_program.cache_info().misses
     result = sweep(grid, out=tmp_path, name="nb")
-    assert train._chunk_fn.cache_info().misses - before == 1  # 100-step chunks, one program
+    assert chunk_program.cache_info().misses - before == 1  # 100-step chunks, one program
     rows = result.results
     assert len(rows) == 2 * 2 * 2 and not rows["diverged"].any()
     by = rows.groupby(["noise", "beta"])["test_reconstruction_mse"].mean()
@@ -349,6 +351,6 @@ def test_noise_levels_and_betas_are_models_of_one_program(tmp_path):
     assert by[("gaussian:0.8", 0.1)] > by[("gaussian:0.05", 0.1)]
 
 
-def test_betas_need_a_vae():
-    with pytest.raises(ConfigError, match="sweep.betas weigh a VAE's KL term"):
+def test_betas_need_a_family_with_a_weighted_penalty():
+    with pytest.raises(ConfigError, match="sweep.betas weigh the family's penalty term; model"):
         SweepConfig(base=BASE, betas=(0.5, 1.0))

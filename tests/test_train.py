@@ -2,10 +2,12 @@ import jax
 import numpy as np
 import pytest
 
-from aelab.corruption import Noise
+from aelab.config import Noise
 from aelab.data import load_dataset, split_dataset
-from aelab.models import Autoencoder
-from aelab.train import HISTORY_FIELDS, Batch, stack, to_numpy, train_phase, unstack
+from aelab.models.autoencoder import Autoencoder
+from aelab.training.feeding import Batch
+from aelab.training.program import HISTORY_FIELDS
+from aelab.training.trainer import stack, to_numpy, train_phase, unstack
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +122,10 @@ def test_a_denoising_autoencoder_learns_to_reconstruct_clean_inputs(iris):
 def test_a_diverging_phase_stops_and_keeps_the_last_good_parameters(iris, monkeypatch):
     """A loss that stops being finite stops the phase at that chunk; the parameters kept are
     the last ones known to give finite losses: here the start of the chunk that diverged."""
-    import aelab.train as train
+    import aelab.training.trainer as trainer
 
     _, batch = iris
-    real, calls = train._chunk_fn, []
+    real, calls = trainer.chunk_program, []
 
     def poisoned(*args, **kwargs):
         fn = real(*args, **kwargs)
@@ -133,20 +135,19 @@ def test_a_diverging_phase_stops_and_keeps_the_last_good_parameters(iris, monkey
             calls.append(1)
             if len(calls) == 3:  # the third chunk's 7th step of model 1 is not a number
                 parts = np.asarray(out[3]).copy()
-                parts[1, 6, 0] = np.nan
+                parts[0, 1, 6, 0] = np.nan  # (group, model, step, loss)
                 out = (*out[:3], parts, out[4])
             return out
 
         return run
 
-    monkeypatch.setattr(train, "_chunk_fn", poisoned)
-    with pytest.raises(train.PhaseDiverged) as info:
+    monkeypatch.setattr(trainer, "chunk_program", poisoned)
+    with pytest.raises(trainer.PhaseDiverged) as info:
         _train(stack([_init(), _init()]), batch, [1.0, 1.0], [0.0, 1.0], steps=200, every=20)
     assert len(calls) == 3  # stopped at once, not after all 10 chunks
     assert (info.value.model_index, info.value.step, info.value.good_step) == (1, 47, 40)
     monkeypatch.undo()
     forty = _train(stack([_init(), _init()]), batch, [1.0, 1.0], [0.0, 1.0], steps=40, every=20)
-    for u, v in zip(
-        jax.tree.leaves(info.value.good_params), jax.tree.leaves(forty.params), strict=True
-    ):
+    good = unstack(info.value.good_params, info.value.group)  # the group's models
+    for u, v in zip(jax.tree.leaves(good), jax.tree.leaves(forty.params), strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)

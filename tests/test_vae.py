@@ -2,11 +2,11 @@ import jax
 import numpy as np
 import pytest
 
-from aelab.checkpoint import load_checkpoint, save_checkpoint
 from aelab.config import ModelConfig, RunConfig, TrainConfig
 from aelab.errors import ConfigError
-from aelab.experiment import train_and_evaluate
-from aelab.models import VariationalAutoencoder
+from aelab.models.vae import VariationalAutoencoder
+from aelab.outputs.checkpoint import load_checkpoint, save_checkpoint
+from aelab.training.experiment import train_and_evaluate
 
 VAE = VariationalAutoencoder(n_inputs=4, n_classes=3, hidden=(8,), code=2, beta=0.5)
 X = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)

@@ -3,39 +3,78 @@
 >>> import aelab
 >>> result = aelab.run(aelab.RunConfig(), name="iris")   # the original Iris experiment
 >>> result.metrics["strategies"]["finetune-recon"]["cka_to_pretrained"]
+
+Every public name is here; each is imported from its module when first used, so that
+``import aelab`` and the command line start fast.
 """
 
-from aelab.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
-from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
-from aelab.errors import AelabError, CheckpointError, ConfigError, DataError, TrainingError
-from aelab.rundir import RunResult, run
+from __future__ import annotations
+
+import importlib
+
+from aelab.errors import (
+    AelabError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    RunFolderError,
+    TrainingError,
+)
+
+_API = {
+    # settings
+    "RunConfig": "aelab.config",
+    "DataConfig": "aelab.config",
+    "ModelConfig": "aelab.config",
+    "TrainConfig": "aelab.config",
+    "SweepConfig": "aelab.config",
+    "load_config": "aelab.config",
+    "load_sweep_config": "aelab.config",
+    "STRATEGIES": "aelab.config",
+    "FAMILIES": "aelab.models",
+    # running
+    "run": "aelab.outputs.rundir",
+    "RunResult": "aelab.outputs.rundir",
+    "RunInterrupted": "aelab.outputs.rundir",
+    "sweep": "aelab.outputs.sweepdir",
+    "SweepResult": "aelab.outputs.sweepdir",
+    "train_and_evaluate": "aelab.training.experiment",
+    "device_mesh": "aelab.training.parallel",
+    # using what was trained
+    "read_run": "aelab.outputs.folders",
+    "read_sweep": "aelab.outputs.folders",
+    "load_checkpoint": "aelab.outputs.checkpoint",
+    "save_checkpoint": "aelab.outputs.checkpoint",
+    "checkpoint_info": "aelab.outputs.checkpoint",
+    "generate": "aelab.outputs.generate",
+    "stages_figure": "aelab.outputs.plots",
+    "sweep_figure": "aelab.outputs.sweepplot",
+    "write_report": "aelab.outputs.report",
+    "write_animation": "aelab.outputs.animation",
+    # scikit-learn
+    "AutoencoderClassifier": "aelab.estimators",
+    "AutoencoderTransformer": "aelab.estimators",
+}
 
 __all__ = [
     "AelabError",
-    "AutoencoderClassifier",
-    "AutoencoderTransformer",
     "CheckpointError",
     "ConfigError",
-    "DataConfig",
     "DataError",
-    "ModelConfig",
-    "RunConfig",
-    "RunResult",
-    "TrainConfig",
+    "RunFolderError",
     "TrainingError",
-    "checkpoint_info",
-    "load_checkpoint",
-    "load_config",
-    "run",
-    "save_checkpoint",
+    *_API,
 ]
 
 
 def __getattr__(name: str):
-    # The scikit-learn estimators load scikit-learn: only when asked for, so that the
-    # command line starts fast.
-    if name in ("AutoencoderClassifier", "AutoencoderTransformer"):
-        from aelab import estimators
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next look-up finds it at once
+    return value
 
-        return getattr(estimators, name)
-    raise AttributeError(f"module 'aelab' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

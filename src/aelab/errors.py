@@ -24,3 +24,7 @@ class TrainingError(AelabError):
 
 class CheckpointError(AelabError):
     """A checkpoint file is missing, corrupt or does not match the model."""
+
+
+class RunFolderError(ConfigError):
+    """A run or sweep folder given is not one, or a file in it is damaged."""

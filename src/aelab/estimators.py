@@ -3,11 +3,14 @@
 :class:`AutoencoderClassifier` trains one strategy (pretraining included when the strategy
 starts from it) and predicts with the softmax head; ``transform`` gives the code.
 :class:`AutoencoderTransformer` pretrains an autoencoder: ``transform`` encodes,
-``inverse_transform`` decodes. Both train the same compiled programs as ``aelab run``.
+``inverse_transform`` decodes. Both are plans of the same trainer as ``aelab run``, with its
+settings and its checks.
 
-As in scikit-learn's semi-supervised estimators, a numeric label of ``-1`` marks an unlabelled
-sample:
-the cross-entropy never sees it, the reconstruction term (and pretraining) does.
+Their parameters are the settings of ``aelab run`` of their names, read from the config
+classes (so a model family's own settings are parameters too), plus ``scaling`` and
+``random_state``. As in scikit-learn's semi-supervised estimators, a numeric label of ``-1``
+marks an unlabelled sample: the cross-entropy never sees it, the reconstruction term (and
+pretraining) does.
 
 >>> from sklearn.datasets import load_iris
 >>> from aelab import AutoencoderClassifier
@@ -20,104 +23,83 @@ the cross-entropy never sees it, the reconstruction term (and pretraining) does.
 from __future__ import annotations
 
 import dataclasses
-import warnings
+import inspect
+from collections.abc import Callable
 
+import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aelab.config import ModelConfig, TrainConfig
-from aelab.corruption import parse_noise
-from aelab.errors import ConfigError, TrainingError
-from aelab.experiment import require_finite, train_strategies
-from aelab.models import build_model
-from aelab.strategies import STRATEGIES
-from aelab.train import Batch, PhaseDiverged, apply_batched, stack, train_phase, unstack
+from aelab.checks import choices
+from aelab.config import STRATEGIES, ModelConfig, RunConfig, TrainConfig
+from aelab.errors import ConfigError
+from aelab.models import FAMILIES
+from aelab.training.inference import apply_batched
+from aelab.training.plan import SeedData, check_batch_size, make_plan, train_plan
+from aelab.training.trainer import stack, unstack
 
 SCALINGS = ("standard", "minmax", "none")
+# Settings of aelab run that are not the estimators' (a run's snapshots; fine-tuning's for
+# the transformer, which only pretrains).
+_NOT_PARAMETERS = {"snapshot_every"}
+_FINE_TUNING = ("finetune_steps", "recon_weight")
+
+
+def _parameters(*, fine_tuning: bool) -> list[inspect.Parameter]:
+    """The estimators' parameters: every model setting, the training settings, the
+    estimator's own; keyword-only, with the config's defaults."""
+    fields = [*dataclasses.fields(ModelConfig), *dataclasses.fields(TrainConfig)]
+    skip = _NOT_PARAMETERS | (set() if fine_tuning else set(_FINE_TUNING))
+    own = [("scaling", "standard"), ("random_state", None)]
+    return [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in [*((f.name, f.default) for f in fields if f.name not in skip), *own]
+    ]
+
+
+def _init(parameters: list[inspect.Parameter]) -> Callable:
+    """An ``__init__`` that stores its arguments, with ``parameters`` as its signature (what
+    scikit-learn's ``get_params`` reads)."""
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *parameters]
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class _AutoencoderBase(BaseEstimator):
-    """Settings shared by both estimators; each maps to the ``aelab run`` flag of its name."""
+    """What both estimators share: their settings as configs, scaling, seeds, inference."""
 
-    def __init__(
-        self,
-        *,
-        family: str = "ae",
-        hidden: tuple[int, ...] = (),
-        code: int = 2,
-        activation: str = "sigmoid",
-        code_activation: str = "sigmoid",
-        noise: str = "none",
-        dropout: float = 0.0,
-        batch_norm: bool = False,
-        beta: float = 1.0,
-        ladder_noise: float = 0.3,
-        ladder_weights: str = "default",
-        learning_rate: float = 0.01,
-        pretrain_steps: int = 5000,
-        batch_size: int | None = None,
-        scaling: str = "standard",
-        random_state: int | None = None,
-    ) -> None:
-        self.family = family
-        self.hidden = hidden
-        self.code = code
-        self.activation = activation
-        self.code_activation = code_activation
-        self.noise = noise
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.beta = beta
-        self.ladder_noise = ladder_noise
-        self.ladder_weights = ladder_weights
-        self.learning_rate = learning_rate
-        self.pretrain_steps = pretrain_steps
-        self.batch_size = batch_size
-        self.scaling = scaling
-        self.random_state = random_state
-
-    # -- shared pieces -------------------------------------------------------------------
-
-    def _model_config(self) -> ModelConfig:
-        hidden = self.hidden
-        if isinstance(hidden, list | tuple | np.ndarray):
-            hidden = tuple(_plain(h) for h in hidden)
-        return ModelConfig(
-            hidden=hidden,
-            code=_plain(self.code),
-            activation=self.activation,
-            code_activation=self.code_activation,
-            noise=self.noise,
-            dropout=_plain(self.dropout),
-            batch_norm=_plain(self.batch_norm),
-            family=self.family,
-            beta=_plain(self.beta),
-            ladder_noise=_plain(self.ladder_noise),
-            ladder_weights=self.ladder_weights,
+    def _config(self, strategies: tuple[str, ...], n_samples: int) -> RunConfig:
+        """The settings as a run config, checked by the same rules as ``aelab run``'s."""
+        model = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(ModelConfig)}
+        if isinstance(model["hidden"], list | tuple | np.ndarray):
+            model["hidden"] = tuple(_plain(h) for h in model["hidden"])
+        train = {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(TrainConfig)
+            if hasattr(self, f.name) and f.name not in _NOT_PARAMETERS
+        }
+        config = RunConfig(
+            seed=self._seed(),
+            strategies=strategies,
+            model=ModelConfig(**model),
+            train=TrainConfig(**train),
         )
-
-    def _train_config(self, n_samples: int, **extra) -> TrainConfig:
-        """The optimisation settings, checked by the same rules as ``aelab run``'s."""
-        steps = {k: _plain(v) for k, v in extra.items()}
-        config = TrainConfig(
-            learning_rate=_plain(self.learning_rate),
-            pretrain_steps=_plain(self.pretrain_steps),
-            batch_size=_plain(self.batch_size),
-            **steps,
-        )
-        longest = max(config.pretrain_steps, config.finetune_steps)
-        size = config.batch_size
-        if size is not None and size >= n_samples:
-            warnings.warn(
-                f"batch_size={size} is not smaller than the {n_samples} samples; training "
-                "full-batch",
-                stacklevel=3,
-            )
-            size = None
-        return dataclasses.replace(config, snapshot_every=longest, batch_size=size)
+        check_batch_size(config.train.batch_size, n_samples)
+        t = config.train  # one chunk: an estimator keeps no snapshots between
+        chunk = max(t.pretrain_steps, t.finetune_steps)
+        return dataclasses.replace(config, train=dataclasses.replace(t, snapshot_every=chunk))
 
     def _seed(self) -> int:
         """``random_state`` as a seed: ``None`` is 0, so that fits are reproducible."""
@@ -150,6 +132,18 @@ class _AutoencoderBase(BaseEstimator):
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.shift_) / self.scale_).astype(np.float32)
 
+    def _train(self, config: RunConfig, x, labels, labelled, n_classes: int, finetune: bool):
+        """Train the plan of ``config`` (one strategy, or pretraining alone) on all of ``x``."""
+        pretrain = "needed" if finetune else "only"
+        the_plan = make_plan(config, x.shape[1], n_classes, pretrain=pretrain)
+        the_plan = dataclasses.replace(the_plan, snapshots=False, lr_setting="learning_rate")
+        data = SeedData(x, labels, np.ones(len(x), bool), {config.data.labels: labelled})
+        trained = train_plan(the_plan, [data])
+        phase = trained.finetune if finetune else trained.pretrain
+        self.model_ = the_plan.model
+        self.params_ = unstack(unstack(phase.params, 0), 0)
+        self.loss_curve_ = phase.history[0, 0, :, 0].astype(np.float64)
+
     def _apply(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         check_is_fitted(self, "params_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -177,40 +171,14 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, _AutoencoderBase)
     parameters), ``loss_curve_`` (fine-tuning loss at every step), ``n_labelled_``.
     """
 
-    def __init__(
-        self,
-        strategy: str = "finetune-recon",
-        *,
-        family: str = "ae",
-        hidden: tuple[int, ...] = (),
-        code: int = 2,
-        activation: str = "sigmoid",
-        code_activation: str = "sigmoid",
-        noise: str = "none",
-        dropout: float = 0.0,
-        batch_norm: bool = False,
-        beta: float = 1.0,
-        ladder_noise: float = 0.3,
-        ladder_weights: str = "default",
-        recon_weight: float = 1.0,
-        learning_rate: float = 0.01,
-        pretrain_steps: int = 5000,
-        finetune_steps: int = 10000,
-        batch_size: int | None = None,
-        scaling: str = "standard",
-        random_state: int | None = None,
-    ) -> None:
-        super().__init__(
-            family=family, hidden=hidden, code=code, activation=activation,
-            code_activation=code_activation, noise=noise, dropout=dropout,
-            batch_norm=batch_norm, beta=beta, ladder_noise=ladder_noise,
-            ladder_weights=ladder_weights, learning_rate=learning_rate,
-            pretrain_steps=pretrain_steps, batch_size=batch_size, scaling=scaling,
-            random_state=random_state,
-        )  # fmt: skip
-        self.strategy = strategy
-        self.recon_weight = recon_weight
-        self.finetune_steps = finetune_steps
+    __init__ = _init(
+        [
+            inspect.Parameter(
+                "strategy", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="finetune-recon"
+            ),
+            *_parameters(fine_tuning=True),
+        ]
+    )
 
     def fit(self, X, y) -> AutoencoderClassifier:
         """Train on ``X`` (n_samples, n_features) and labels ``y``; ``-1`` is unlabelled."""
@@ -233,28 +201,11 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, _AutoencoderBase)
                 f"{type(self).__name__} needs labelled samples of at least two classes; got "
                 f"{len(classes)} class(es): {classes.tolist()}{hint}"
             )
-        model_config = self._model_config()
-        spec = STRATEGIES[self.strategy]
-        train = self._train_config(
-            len(X), finetune_steps=self.finetune_steps, recon_weight=self.recon_weight
-        )
+        config = self._config((self.strategy,), len(X))
         x = self._fit_scaling(X)
         codes = np.where(labelled, np.searchsorted(classes, np.where(labelled, y, classes[0])), 0)
-        model = build_model(model_config, X.shape[1], len(classes))
-        batch = Batch.from_split(x, codes, np.ones(len(x), bool), labelled)
-        trained = train_strategies(
-            model,
-            batch,
-            train,
-            (self.strategy,),
-            seed=self._seed(),
-            noise=parse_noise(model_config.noise),
-            pretrain=spec.from_pretrained,
-        )
+        self._train(config, x, codes.astype(np.int32), labelled, len(classes), finetune=True)
         self.classes_ = classes
-        self.model_ = model
-        self.params_ = unstack(trained.finetune.params, 0)
-        self.loss_curve_ = trained.finetune.history[0, :, 0].astype(np.float64)
         self.n_labelled_ = int(labelled.sum())
         return self
 
@@ -280,58 +231,33 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, _AutoencoderBase)
 class AutoencoderTransformer(TransformerMixin, _AutoencoderBase):
     """An autoencoder as a transformer: ``transform`` encodes, ``inverse_transform`` decodes.
 
-    ``fit(X)`` pretrains an autoencoder (``family`` ``ae`` or ``vae``; a ladder cannot decode
-    a code alone) for ``pretrain_steps`` steps; labels are ignored. Parameters are those of
-    :class:`AutoencoderClassifier` that concern the autoencoder. Fitted attributes:
+    ``fit(X)`` pretrains an autoencoder of a family that decodes a code alone (not a ladder)
+    for ``pretrain_steps`` steps; labels are ignored. Parameters are those of
+    :class:`AutoencoderClassifier` that concern pretraining. Fitted attributes:
     ``n_features_in_``, ``model_``, ``params_``, ``loss_curve_`` (reconstruction loss at
     every step).
     """
 
+    __init__ = _init(_parameters(fine_tuning=False))
+
     def fit(self, X, y=None) -> AutoencoderTransformer:
         """Train the autoencoder on ``X`` (n_samples, n_features)."""
-        import jax
-
         X = validate_data(self, X, dtype=np.float64)
-        model_config = self._model_config()
-        if model_config.family == "ladder":
+        family = FAMILIES.get(self.family) if isinstance(self.family, str) else None
+        if family is not None and not family.decodes:
+            decoders = choices(name for name, f in FAMILIES.items() if f.decodes)
             raise ConfigError(
-                "family: a ladder network cannot decode a code alone, so it is not a "
-                "transformer; use family='ae' or 'vae', or AutoencoderClassifier"
+                f"family: a {family.title} cannot decode a code alone, so it is not a "
+                f"transformer; use family {decoders}, or AutoencoderClassifier"
             )
-        train = self._train_config(len(X))
+        config = self._config(("finetune",), len(X))  # a strategy it will not train
         x = self._fit_scaling(X)
-        model = build_model(model_config, X.shape[1], 1)
-        root = jax.random.key(self._seed())
         ones = np.ones(len(x), bool)
-        try:
-            result = train_phase(
-                model,
-                stack([jax.tree.map(np.asarray, model.init(root))]),
-                Batch.from_split(x, np.zeros(len(x), np.int32), ones, ones),
-                ce_weight=np.zeros(1),
-                recon_weight=np.ones(1),
-                learning_rate=train.learning_rate,
-                steps=train.pretrain_steps,
-                snapshot_every=train.pretrain_steps,
-                key=jax.random.fold_in(root, 1),
-                noise=parse_noise(model_config.noise),
-                batch_size=train.batch_size,
-            )
-        except PhaseDiverged:
-            raise TrainingError(
-                "training diverged: the reconstruction stopped being a finite number; lower "
-                f"learning_rate (now {train.learning_rate:g})"
-            ) from None
-        require_finite(result, "pretraining", ("the autoencoder",), train.learning_rate)
-        self.model_ = model
-        self.params_ = unstack(result.params, 0)
-        self.loss_curve_ = result.history[0, :, 0].astype(np.float64)
+        self._train(config, x, np.zeros(len(x), np.int32), ones, 1, finetune=False)
         return self
 
     def inverse_transform(self, X) -> np.ndarray:
         """Decode codes ``X`` (n_samples, code) back into the data's own units."""
-        import jax.numpy as jnp
-
         check_is_fitted(self, "params_")
         codes = check_array(X, dtype=np.float64)
         if codes.shape[1] != self.model_.code:

@@ -1,64 +1,41 @@
-"""Model families. Each is a frozen description plus pure functions of a parameter pytree."""
+"""Model families. Each is one module of this package that declares ``FAMILY``; they are
+found here, so adding a family is adding its file (see :mod:`aelab.models.base`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+import pkgutil
 
-from aelab.models.autoencoder import Autoencoder, Params
-from aelab.models.ladder import LadderNetwork, ladder_weights
-from aelab.models.vae import VariationalAutoencoder
-
-if TYPE_CHECKING:
-    from aelab.config import ModelConfig
-
-FAMILIES: dict[str, type] = {
-    "ae": Autoencoder,
-    "vae": VariationalAutoencoder,
-    "ladder": LadderNetwork,
-}
-Model = Autoencoder | LadderNetwork
+from aelab.models.base import AbstractModel, AbstractSettings, Family, Layout, Params
 
 
-def family_of(model: Model) -> str:
-    """The family name (``"ae"``, ``"vae"``) of a model."""
-    return next(name for name, cls in FAMILIES.items() if type(model) is cls)
+def _discover() -> dict[str, Family]:
+    """Every family of this package, by name."""
+    found: dict[str, Family] = {}
+    for info in pkgutil.iter_modules(__path__):
+        family = getattr(importlib.import_module(f"{__name__}.{info.name}"), "FAMILY", None)
+        if isinstance(family, Family):
+            assert family.name not in found, f"two families are called {family.name!r}"
+            found[family.name] = family
+    return dict(sorted(found.items()))
 
 
-def build_model(config: ModelConfig, n_inputs: int, n_classes: int) -> Model:
-    """The model ``config`` describes, for ``n_inputs`` features and ``n_classes`` classes."""
-    if config.family == "ladder":
-        return LadderNetwork(
-            n_inputs=n_inputs,
-            n_classes=n_classes,
-            hidden=tuple(config.hidden),
-            code=config.code,
-            activation=config.activation,
-            code_activation=config.code_activation,
-            noise_std=config.ladder_noise,
-            weights=ladder_weights(config.ladder_weights, len(config.hidden) + 3),
-        )
-    common = {
-        "n_inputs": n_inputs,
-        "n_classes": n_classes,
-        "hidden": tuple(config.hidden),
-        "code": config.code,
-        "activation": config.activation,
-        "code_activation": config.code_activation,
-        "dropout": config.dropout,
-        "batch_norm": config.batch_norm,
-    }
-    if config.family == "vae":
-        return VariationalAutoencoder(**common, beta=config.beta)
-    return Autoencoder(**common)
+FAMILIES: dict[str, Family] = _discover()
+(DEFAULT_FAMILY,) = (name for name, family in FAMILIES.items() if family.default)
+
+
+def family_of(model: AbstractModel) -> Family:
+    """The family whose model class ``model`` is."""
+    return next(f for f in FAMILIES.values() if type(model) is f.model)
 
 
 __all__ = [
+    "DEFAULT_FAMILY",
     "FAMILIES",
-    "Autoencoder",
-    "LadderNetwork",
-    "Model",
+    "AbstractModel",
+    "AbstractSettings",
+    "Family",
+    "Layout",
     "Params",
-    "VariationalAutoencoder",
-    "build_model",
     "family_of",
 ]

@@ -7,77 +7,28 @@ of arrays, so a batch of models is the same pytree with a leading axis (``jax.vm
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from aelab.models.activations import ACTIVATIONS
-
-Params = dict[str, Any]
-
-
-def _dense_init(u: jax.Array, n_in: int, n_out: int) -> dict[str, jax.Array]:
-    # U(-1/sqrt(n_in), 1/sqrt(n_in)) for weights and biases: PyTorch's nn.Linear default,
-    # the framework of the original experiment. ``u`` holds n_in * n_out + n_out draws of U(-1, 1).
-    u = u / jnp.sqrt(n_in)
-    return {"w": u[: n_in * n_out].reshape(n_in, n_out), "b": u[n_in * n_out :]}
-
-
-def _dense(layer: dict[str, jax.Array], x: jax.Array) -> jax.Array:
-    return x @ layer["w"] + layer["b"]
-
-
-BN_MOMENTUM = 0.9  # running statistics: new = 0.9 * old + 0.1 * this batch's
-BN_EPS = 1e-5
-
-
-def check_layout(model, *activations: str) -> None:
-    """Raise ``ValueError`` unless ``model``'s layer sizes are positive integers and its
-    activations (and the extra ``activations``) are known ones."""
-    sizes = (model.n_inputs, model.n_classes, model.code, *model.hidden)
-    if not isinstance(model.hidden, tuple) or not all(
-        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
-    ):
-        raise ValueError(f"layer sizes must be positive integers, got {model}")
-    if not {model.activation, model.code_activation, *activations} <= set(ACTIVATIONS):
-        raise ValueError(f"unknown activation in {model}")
-
-
-def masked_moments(a: jax.Array, rows: jax.Array | None) -> tuple[jax.Array, jax.Array]:
-    """Mean and variance (w,) of ``a`` (N, w) over the samples ``rows`` (N,) marks (all when
-    ``None``): batch norm learns from training samples only."""
-    rows = jnp.ones(a.shape[0], a.dtype) if rows is None else rows
-    w = rows[:, None] / jnp.maximum(rows.sum(), 1.0)
-    mean = jnp.sum(w * a, axis=0)
-    return mean, jnp.sum(w * jnp.square(a - mean), axis=0)
-
-
-def ema(running: Params, mean: jax.Array, var: jax.Array) -> Params:
-    """Running statistics after one more batch."""
-    return {
-        "mean": BN_MOMENTUM * running["mean"] + (1 - BN_MOMENTUM) * mean,
-        "var": BN_MOMENTUM * running["var"] + (1 - BN_MOMENTUM) * var,
-    }
-
-
-@dataclass
-class _Pass:
-    """One forward pass: training (a ``key``) or evaluation, and what batch norm saw."""
-
-    key: jax.Array | None  # None: evaluation mode, nothing random, running statistics
-    rows: jax.Array | None  # (N,) samples whose statistics batch norm may use (training)
-    stats: Params | None = None  # the running statistics after this pass (training only)
-
-    @property
-    def training(self) -> bool:
-        return self.key is not None
+from aelab.models.base import AbstractModel, Family, Forward, Layout, NoSettings, Params
+from aelab.models.layers import (
+    ACTIVATIONS,
+    BN_EPS,
+    ForwardPass,
+    check_layout,
+    dense,
+    dense_init,
+    ema,
+    masked_moments,
+)
 
 
 @dataclass(frozen=True)
-class Autoencoder:
+class Autoencoder(AbstractModel):
     """Encoder ``D -> hidden... -> code``, mirrored linear-output decoder, softmax head.
 
     With ``hidden=()`` this is the original experiment's network: ``z = sigmoid(W x + b)``,
@@ -134,7 +85,7 @@ class Autoencoder:
         u = jax.random.uniform(key, (sum(sizes),), jnp.float32, -1.0, 1.0)
         offsets = [0, *itertools.accumulate(sizes)]
         layers = [
-            _dense_init(u[a:b], n_in, n_out)
+            dense_init(u[a:b], n_in, n_out)
             for (a, b), (n_in, n_out) in zip(itertools.pairwise(offsets), shapes, strict=True)
         ]
         n_layers = len(enc_sizes) - 1
@@ -159,7 +110,25 @@ class Autoencoder:
             }
         return params
 
-    def _drop(self, h: jax.Array, p: _Pass, i: int) -> jax.Array:
+    def layers(self) -> list[Autoencoder]:
+        """The one-layer autoencoders of this model's layers, from the input up (greedy
+        pretraining): each of the same family, reconstructing its input through the
+        decoder's hidden activation (only the data is reconstructed by a linear layer)."""
+        sizes = (self.n_inputs, *self.hidden, self.code)
+        top = len(sizes) - 2
+        return [
+            dataclasses.replace(
+                self,
+                n_inputs=sizes[i],
+                hidden=(),
+                code=sizes[i + 1],
+                code_activation=self.code_activation if i == top else self.activation,
+                output_activation="linear" if i == 0 else self.activation,
+            )
+            for i in range(top + 1)
+        ]
+
+    def _drop(self, h: jax.Array, p: ForwardPass, i: int) -> jax.Array:
         # Inverted dropout: scaled while training so that evaluation needs no change.
         if not p.training or self.dropout == 0:
             return h
@@ -167,13 +136,13 @@ class Autoencoder:
         return jnp.where(keep, h / (1 - self.dropout), 0.0)
 
     def _norm(
-        self, params: Params, part: str, i: int, layer: Params, x: jax.Array, p: _Pass
+        self, params: Params, part: str, i: int, layer: Params, x: jax.Array, p: ForwardPass
     ) -> jax.Array:
         """The pre-activation of ``layer`` on ``x``, batch-normalised when batch norm is on:
         with this batch's training samples while training (their statistics also update the
         running ones), with the running statistics otherwise."""
         if not self.batch_norm:
-            return _dense(layer, x)
+            return dense(layer, x)
         # No bias before batch norm (its shift replaces it): such a bias gets no gradient,
         # and Adam would turn that numerical noise into a drift the running mean lags behind.
         a = x @ layer["w"]
@@ -187,26 +156,26 @@ class Autoencoder:
             mean, var = running["mean"], running["var"]
         return bn["scale"] * (a - mean) / jnp.sqrt(var + BN_EPS) + bn["shift"]
 
-    def _hidden(self, params: Params, x: jax.Array, p: _Pass) -> jax.Array:
+    def _hidden(self, params: Params, x: jax.Array, p: ForwardPass) -> jax.Array:
         """The encoder's last hidden layer (the input itself when there is none)."""
         act = ACTIVATIONS[self.activation]
         for i, layer in enumerate(params["encoder"][:-1]):
             x = self._drop(act(self._norm(params, "encoder", i, layer, x, p)), p, i)
         return x
 
-    def _encode(self, params: Params, x: jax.Array, p: _Pass) -> jax.Array:
+    def _encode(self, params: Params, x: jax.Array, p: ForwardPass) -> jax.Array:
         h = self._hidden(params, x, p)
         i = len(params["encoder"]) - 1
         a = self._norm(params, "encoder", i, params["encoder"][-1], h, p)
         return self._drop(ACTIVATIONS[self.code_activation](a), p, i)
 
-    def _decode(self, params: Params, z: jax.Array, p: _Pass) -> jax.Array:
+    def _decode(self, params: Params, z: jax.Array, p: ForwardPass) -> jax.Array:
         act = ACTIVATIONS[self.activation]
         *hidden, last = params["decoder"]
         offset = len(params["encoder"])  # dropout masks independent of the encoder's
         for i, layer in enumerate(hidden):
             z = self._drop(act(self._norm(params, "decoder", i, layer, z, p)), p, offset + i)
-        return ACTIVATIONS[self.output_activation](_dense(last, z))
+        return ACTIVATIONS[self.output_activation](dense(last, z))
 
     def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The code ``z`` (N, code) of inputs ``x`` (N, D).
@@ -217,12 +186,12 @@ class Autoencoder:
         Without one (evaluation), nothing random happens and batch norm uses its running
         statistics.
         """
-        return self._encode(params, x, _Pass(key, None))
+        return self._encode(params, x, ForwardPass(key, None))
 
     def decode(self, params: Params, z: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The reconstruction (N, D) of codes ``z`` (N, code); the output layer is linear
         unless ``output_activation`` says otherwise."""
-        return self._decode(params, z, _Pass(key, None))
+        return self._decode(params, z, ForwardPass(key, None))
 
     def with_head_of(self, params: Params, source: Params) -> Params:
         """``params`` with the softmax head of ``source`` (fine-tuning's fresh head)."""
@@ -230,26 +199,55 @@ class Autoencoder:
 
     def logits(self, params: Params, z: jax.Array) -> jax.Array:
         """Class scores (N, n_classes) of the softmax head on codes ``z``."""
-        return _dense(params["head"], z)
+        return dense(params["head"], z)
 
     def apply(
         self, params: Params, x: jax.Array, key: jax.Array | None = None
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """``(code, reconstruction, logits)`` of inputs ``x`` (N, D); a ``key`` trains."""
-        p = _Pass(key, None)
+        p = ForwardPass(key, None)
         z = self._encode(params, x, p)
         return z, self._decode(params, z, p), self.logits(params, z)
 
     def train_forward(
         self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None
-    ) -> tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params | None]:
+    ) -> Forward:
         """The training-mode pass: ``(code, reconstruction, logits, penalty)``, and the
         running statistics of batch norm after it (``None`` without batch norm).
 
         ``penalty`` (N,) is what the family adds to each sample's reconstruction error: none
         for a plain autoencoder. ``rows`` (N,) marks the samples batch norm may learn from.
         """
-        p = _Pass(key, rows)
+        p = ForwardPass(key, rows)
         z = self._encode(params, x, p)
-        out = (z, self._decode(params, z, p), self.logits(params, z), jnp.zeros(x.shape[0]))
+        out = (z, self._decode(params, z, p), self.logits(params, z), self.penalty(z, rows))
         return out, p.stats
+
+    def penalty(self, z: jax.Array, rows: jax.Array | None) -> jax.Array:
+        """The family's own loss term of each sample (N,) given the training codes ``z``:
+        none for a plain autoencoder."""
+        return jnp.zeros(z.shape[0])
+
+
+def _build(layout: Layout, settings: NoSettings) -> Autoencoder:
+    return Autoencoder(
+        n_inputs=layout.n_inputs,
+        n_classes=layout.n_classes,
+        hidden=layout.hidden,
+        code=layout.code,
+        activation=layout.activation,
+        code_activation=layout.code_activation,
+        dropout=layout.dropout,
+        batch_norm=layout.batch_norm,
+    )
+
+
+FAMILY = Family(
+    name="ae",
+    title="autoencoder",
+    summary="autoencoder: the code is the encoder's output (the original experiment)",
+    model=Autoencoder,
+    build=_build,
+    greedy=True,
+    default=True,  # the original experiment's
+)

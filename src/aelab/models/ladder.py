@@ -22,18 +22,20 @@ The code that aelab plots and measures is the clean activation of the code layer
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 
-from aelab.models.activations import ACTIVATIONS
-from aelab.models.autoencoder import BN_EPS, Params, check_layout, ema, masked_moments
+from aelab.checks import require_number
+from aelab.errors import ConfigError
+from aelab.models.base import AbstractModel, AbstractSettings, Family, Forward, Layout, Params
+from aelab.models.layers import ACTIVATIONS, BN_EPS, check_layout, ema, masked_moments
 
 Stats = list[dict[str, jax.Array]]
 
 
-def _combine(a: jax.Array, z: jax.Array, u: jax.Array) -> jax.Array:
+def combine(a: jax.Array, z: jax.Array, u: jax.Array) -> jax.Array:
     """The vanilla combinator g; ``a`` (10, width) holds a1..a10."""
     mu = a[0] * jax.nn.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
     v = a[5] * jax.nn.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
@@ -41,7 +43,7 @@ def _combine(a: jax.Array, z: jax.Array, u: jax.Array) -> jax.Array:
 
 
 @dataclass(frozen=True)
-class LadderNetwork:
+class LadderNetwork(AbstractModel):
     """A ladder network; ``weights`` are the denoising costs' weights, input first."""
 
     n_inputs: int
@@ -160,7 +162,7 @@ class LadderNetwork:
                 running = params["stats"]["decoder"][level]
                 mean, var = running["mean"], running["var"]
             u = (u - mean) / jnp.sqrt(var + BN_EPS)
-            estimates[level] = _combine(params["combinator"][level]["a"], zs[level], u)
+            estimates[level] = combine(params["combinator"][level]["a"], zs[level], u)
         return estimates, u_moments
 
     def _costs(
@@ -205,7 +207,7 @@ class LadderNetwork:
 
     def train_forward(
         self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None
-    ) -> tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params]:
+    ) -> Forward:
         """Clean and corrupted encoders and the decoder: ``(code, input estimate, corrupted
         logits, penalty)`` and the new running statistics. The penalty carries the weighted
         denoising costs beyond the plain input reconstruction that the training loop adds."""
@@ -250,3 +252,68 @@ def ladder_weights(spec: str, n_levels: int) -> tuple[float, ...]:
     if len(weights) != n_levels or not all(w >= 0 for w in weights):
         raise ValueError(f"need {n_levels} weights >= 0 (input first, classes last)")
     return weights
+
+
+@dataclass(frozen=True)
+class LadderSettings(AbstractSettings):
+    """The ladder's own settings: its noise, and the weights of its denoising costs."""
+
+    ladder_noise: float = field(
+        default=0.3, metadata={"help": "Ladder: noise std at every layer [0.3]."}
+    )
+    ladder_weights: str = field(
+        default="default",
+        metadata={
+            "help": "Ladder: denoising-cost weights, input first: default, paper, gamma or "
+            "1,0.1,..."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        sigma = require_number("model.ladder_noise", self.ladder_noise)
+        if sigma < 0:
+            raise ConfigError(f"model.ladder_noise must be >= 0, got {self.ladder_noise!r}")
+        object.__setattr__(self, "ladder_noise", sigma)
+
+    def check(self, config) -> None:
+        levels = len(config.hidden) + 3  # input, hidden layers, code, classes
+        try:
+            ladder_weights(self.ladder_weights, levels)
+        except (ValueError, TypeError, AttributeError):
+            raise ConfigError(
+                f"model.ladder_weights: cannot use {self.ladder_weights!r}; give default, paper, "
+                f"gamma or {levels} comma-separated weights >= 0 (input first, classes last)"
+            ) from None
+        if config.noise != "none" or config.dropout:
+            raise ConfigError(
+                "model.family = ladder adds its own Gaussian noise at every layer; set "
+                "model.ladder_noise instead of model.noise, and leave model.dropout at 0"
+            )
+
+    def describe(self) -> list[str]:
+        return [f"noise σ = {self.ladder_noise:g}"]
+
+
+def _build(layout: Layout, settings: LadderSettings) -> LadderNetwork:
+    return LadderNetwork(
+        n_inputs=layout.n_inputs,
+        n_classes=layout.n_classes,
+        hidden=layout.hidden,
+        code=layout.code,
+        activation=layout.activation,
+        code_activation=layout.code_activation,
+        noise_std=settings.ladder_noise,
+        weights=ladder_weights(settings.ladder_weights, len(layout.hidden) + 3),
+    )
+
+
+FAMILY = Family(
+    name="ladder",
+    title="ladder network",
+    summary="ladder network (Rasmus et al. 2015): denoising costs at every layer",
+    model=LadderNetwork,
+    build=_build,
+    settings=LadderSettings,
+    decodes=False,
+    penalty="weighted denoising costs of every layer beyond the input's reconstruction",
+)

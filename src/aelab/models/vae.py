@@ -9,12 +9,16 @@ code that is plotted, measured and fine-tuned is the mean; the softmax head read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 
-from aelab.models.autoencoder import Autoencoder, Params, _dense, _Pass
+from aelab.checks import require_number
+from aelab.errors import ConfigError
+from aelab.models.autoencoder import Autoencoder
+from aelab.models.base import AbstractSettings, Family, Forward, Layout, Params
+from aelab.models.layers import ForwardPass, dense
 
 
 @dataclass(frozen=True)
@@ -39,26 +43,32 @@ class VariationalAutoencoder(Autoencoder):
     def _normalised_widths(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         return tuple(self.hidden), tuple(reversed(self.hidden))
 
-    def _posterior(self, params: Params, x: jax.Array, p: _Pass) -> tuple[jax.Array, jax.Array]:
-        out = _dense(params["encoder"][-1], self._hidden(params, x, p))
+    def _posterior(
+        self, params: Params, x: jax.Array, p: ForwardPass
+    ) -> tuple[jax.Array, jax.Array]:
+        out = dense(params["encoder"][-1], self._hidden(params, x, p))
         mean, logvar = jnp.split(out, 2, axis=-1)
         return mean, jnp.clip(logvar, -20.0, 20.0)  # keeps exp() finite early in training
 
     def posterior(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Mean and log-variance (N, code) of q(z|x), in evaluation mode."""
-        return self._posterior(params, x, _Pass(None, None))
+        return self._posterior(params, x, ForwardPass(None, None))
 
-    def _encode(self, params: Params, x: jax.Array, p: _Pass) -> jax.Array:
+    def _encode(self, params: Params, x: jax.Array, p: ForwardPass) -> jax.Array:
         return self._posterior(params, x, p)[0]  # the code is the posterior mean
 
     def kl(self, params: Params, x: jax.Array) -> jax.Array:
         """KL(q(z|x) || N(0, I)) of every sample (N,), in nats."""
         return _kl(*self.posterior(params, x))
 
+    def measures(self, params: Params, x: jax.Array) -> dict[str, jax.Array]:
+        """``kl``: each sample's KL(q(z|x) || N(0, I)) (the ELBO's other term)."""
+        return {"kl": self.kl(params, x)}
+
     def train_forward(
         self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None
-    ) -> tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params | None]:
-        p = _Pass(key, rows)
+    ) -> Forward:
+        p = ForwardPass(key, rows)
         mean, logvar = self._posterior(params, x, p)
         eps = jax.random.normal(jax.random.fold_in(key, 1_000_003), mean.shape, mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * eps
@@ -69,3 +79,46 @@ class VariationalAutoencoder(Autoencoder):
 
 def _kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     return 0.5 * jnp.sum(jnp.square(mean) + jnp.exp(logvar) - logvar - 1.0, axis=-1)
+
+
+@dataclass(frozen=True)
+class VAESettings(AbstractSettings):
+    """The VAE's own setting: the weight of its KL term."""
+
+    beta: float = field(default=1.0, metadata={"help": "Weight of the VAE's KL term [1]."})
+
+    def __post_init__(self) -> None:
+        beta = require_number("model.beta", self.beta)
+        if beta < 0:
+            raise ConfigError(f"model.beta must be >= 0, got {self.beta!r}; 1 is the VAE's ELBO")
+        object.__setattr__(self, "beta", beta)
+
+    def describe(self) -> list[str]:
+        return [f"β = {self.beta:g}"]
+
+
+def _build(layout: Layout, settings: VAESettings) -> VariationalAutoencoder:
+    return VariationalAutoencoder(
+        n_inputs=layout.n_inputs,
+        n_classes=layout.n_classes,
+        hidden=layout.hidden,
+        code=layout.code,
+        activation=layout.activation,
+        code_activation=layout.code_activation,
+        dropout=layout.dropout,
+        batch_norm=layout.batch_norm,
+        beta=settings.beta,
+    )
+
+
+FAMILY = Family(
+    name="vae",
+    title="VAE",
+    summary="variational autoencoder: the code is the posterior mean; beta * KL in the loss",
+    model=VariationalAutoencoder,
+    build=_build,
+    settings=VAESettings,
+    prior=True,
+    penalty="beta-weighted KL(q(z|x) || N(0, I)) / D",
+    penalty_weight="beta",
+)

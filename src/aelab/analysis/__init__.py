@@ -1,0 +1,1 @@
+"""Numbers: how good a code is, how far training moved it, and a sweep's statistics."""

@@ -1,0 +1,94 @@
+"""The commands that work on folders and data: ``report``, ``generate``, ``plot``,
+``datasets``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from aelab.cli import parsing
+from aelab.data import DATASETS, load_dataset
+from aelab.errors import ConfigError
+from aelab.outputs.animation import write_animation
+from aelab.outputs.folders import is_run, read_run
+from aelab.outputs.generate import MODES
+from aelab.outputs.generate import generate as generate_samples
+from aelab.outputs.plots import check_dims, stages_figure
+from aelab.outputs.report import write_report
+
+
+@click.command("report")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--animation", is_flag=True,
+    help="Also write animation.gif (and .mp4 with ffmpeg) of the code moving (runs only).",
+)  # fmt: skip
+def report_command(folder: Path, animation: bool) -> None:
+    """Write FOLDER/report.html: a run's or a finished sweep's page, self-contained, offline."""
+    click.echo(str(write_report(folder)))
+    if animation:
+        if not is_run(folder):
+            raise ConfigError(f"--animation needs a run folder; {str(folder)!r} is a sweep's")
+        for path in write_animation(folder).values():
+            click.echo(str(path))
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--mode", type=click.Choice(list(MODES)), default="perturb", show_default=True,
+    help="Which codes to decode.",
+)  # fmt: skip
+@click.option(
+    "--stage", default="pretrained", show_default=True, help="Model: pretrained or a strategy."
+)
+@click.option("--sample", type=int, default=0, show_default=True, help="Sample to start from.")
+@click.option("--to", type=int, default=1, show_default=True, help="Interpolate: end sample.")
+@click.option("--count", type=int, default=16, show_default=True, help="Perturb, prior: codes.")
+@click.option("--scale", type=float, default=0.1, show_default=True, help="Perturb: spread.")
+@click.option("--steps", type=int, default=8, show_default=True, help="Interpolate: codes.")
+@click.option("--dims", default="0,1", show_default=True, help="Grid: two code units.")
+@click.option("--size", type=int, default=8, show_default=True, help="Grid: codes per side.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random draws.")
+def generate(
+    run_dir: Path, mode: str, stage: str, sample: int, to: int, count: int, scale: float,
+    steps: int, dims: str, size: int, seed: int,
+) -> None:  # fmt: skip
+    """Decode moved codes of a finished run into new data (RUN_DIR/generated/)."""
+    made = generate_samples(
+        run_dir, mode, stage=stage, sample=sample, to=to, count=count, scale=scale,
+        steps=steps, dims=parsing.dims("--dims", dims), size=size, seed=seed,
+    )  # fmt: skip
+    click.echo(f"{len(made.samples)} samples: {made.csv_path}  (figure: {made.figure_path})")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--dims", required=True, help="Two code units to draw, e.g. 0,3.")
+def plot(run_dir: Path, dims: str) -> None:
+    """Redraw a run's stage figure with two chosen code units (stages-dims-I-J.png)."""
+    pair = parsing.dims("--dims", dims)
+    folder = read_run(run_dir)
+    check_dims(pair, folder.latents["code/pretrained"].shape[1], "--dims")
+    path = run_dir / f"stages-dims-{pair[0]}-{pair[1]}.png"
+    stages_figure(folder, pair).savefig(path)
+    click.echo(str(path))
+
+
+@click.command()
+def datasets() -> None:
+    """List the built-in datasets with their shape, classes and source (loads each)."""
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    for column in ("samples", "features", "classes"):
+        table.add_column(column, justify="right")
+    table.add_column("what it is, where it comes from")
+    for name, (_, description) in DATASETS.items():
+        ds = load_dataset(name)
+        features = "x".join(map(str, ds.image_shape)) if ds.image_shape else str(ds.x.shape[1])
+        table.add_row(name, f"{len(ds.y):,}", features, str(ds.n_classes), description)
+    Console(width=max(100, Console().width)).print(table)

@@ -1,0 +1,252 @@
+"""What ``aelab run`` and ``aelab sweep`` share: their options (the model families' own come
+from the family registry), the progress bar, and the devices and hosts to train on."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+import click
+import jax
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aelab.cli import parsing
+from aelab.config import STRATEGIES
+from aelab.data import DATASETS
+from aelab.errors import AelabError, ConfigError
+from aelab.models import DEFAULT_FAMILY, FAMILIES
+from aelab.training.parallel import connect as join
+from aelab.training.parallel import device_mesh
+
+_PHASES = {"pretrain": "pretraining (reconstruction)", "finetune": "fine-tuning strategies"}
+
+STRATEGY_HELP = (
+    "\b\nStrategies:\n"
+    + "\n".join(f"  {name:<15} {s.summary}" for name, s in STRATEGIES.items())
+    + "\n\n\b\nModel families (--model):\n"
+    + "\n".join(f"  {name:<15} {f.summary}" for name, f in FAMILIES.items())
+)
+
+
+class RichProgress:
+    """A progress bar per training phase, on stderr so stdout keeps the results.
+
+    The bar starts with the first step reported, so errors found before training print alone.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description:<30}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("steps"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> RichProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._tasks:
+            self._bar.stop()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self._tasks:
+            self._bar.start()
+        if phase not in self._tasks:
+            self._tasks[phase] = self._bar.add_task(_PHASES.get(phase, phase), total=total)
+        self._bar.update(self._tasks[phase], completed=done)
+
+
+def options(*decorators: Callable) -> Callable:
+    """Apply click options in the order they are listed (as --help shows them)."""
+
+    def decorate(f):
+        for option in reversed(decorators):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def family_settings() -> list[tuple[str, dataclasses.Field]]:
+    """Every family's own settings: ``(family name, field)``."""
+    return [(n, f) for n, family in FAMILIES.items() for f in dataclasses.fields(family.settings)]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def family_options(sweep: bool = False) -> list[Callable]:
+    """``--model`` and every family's own settings. In a sweep, the setting that weighs a
+    family's penalty takes a list, whose values are models of one program (``betas``)."""
+    out = [
+        click.option(
+            "--model", "family", type=click.Choice(list(FAMILIES)),
+            help=f"Model family, one of {', '.join(FAMILIES)} (see below) [{DEFAULT_FAMILY}].",
+        )
+    ]  # fmt: skip
+    for family, field in family_settings():
+        if sweep and field.name == FAMILIES[family].penalty_weight:
+            help_text = field.metadata.get("help", "") + " A list such as 0.5,1,4 sweeps it."
+            out.append(click.option(_flag(field.name), field.name, help=help_text))
+        else:
+            kind = type(field.default) if isinstance(field.default, int | float) else str
+            out.append(
+                click.option(_flag(field.name), field.name, type=kind,
+                             help=field.metadata.get("help"))
+            )  # fmt: skip
+    return out
+
+
+def family_overrides(settings: dict, sweep: bool = False) -> dict:
+    """Config overrides from the family options (in a sweep, all but the penalty weights)."""
+    return {
+        f"model.{field.name}": settings.pop(field.name)
+        for family, field in family_settings()
+        if not (sweep and field.name == FAMILIES[family].penalty_weight)
+    }
+
+
+DATA_OPTIONS = (
+    click.option(
+        "--dataset", help=f"One of {', '.join(DATASETS)}, or a CSV/TSV, NPZ or IDX file [iris]."
+    ),
+    click.option("--test-file", help="A file like --dataset's that is the held-out part."),
+    click.option("--label-column", help="Label column of a table [label/class/target/y, or last]."),
+    click.option("--drop-columns", help="Comma-separated table columns to leave out."),
+    click.option(
+        "--drop-missing", is_flag=True, default=None, help="Drop rows with missing values."
+    ),
+    click.option(
+        "--scaling",
+        type=click.Choice(["auto", "standard", "minmax"]),
+        help="standard, [0, 1] minmax, or auto: minmax for images [auto].",
+    ),  # fmt: skip
+    click.option("--strategies", help=f"Comma-separated subset of {','.join(STRATEGIES)} [all]."),
+)
+MODEL_OPTIONS = (
+    click.option("--hidden", help="Hidden layer widths, e.g. 64,32; 'none' for none [none]."),
+    click.option("--activation", help="Activation of the hidden layers [sigmoid]."),
+    click.option("--code-activation", help="Activation of the code layer [sigmoid]."),
+    click.option(
+        "--dropout", type=float, help="Dropout of hidden and code units while training [0]."
+    ),
+    click.option(
+        "--batch-norm/--no-batch-norm",
+        default=None,
+        help="Batch norm of hidden and code layers [off].",
+    ),  # fmt: skip
+)
+TRAIN_OPTIONS = (
+    click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "gpu"]),
+        default="auto",
+        help="Where to train: auto (a GPU when JAX sees one), cpu or gpu [auto].",
+    ),  # fmt: skip
+    click.option(
+        "--devices",
+        type=int,
+        help="How many devices of that kind to train on, data-parallel [all JAX sees].",
+    ),  # fmt: skip
+    click.option("--pretrain-steps", type=int, help="Pretraining steps [5000]."),
+    click.option("--finetune-steps", type=int, help="Fine-tuning steps [10000]."),
+    click.option(
+        "--batch-size",
+        type=int,
+        help="Samples in each step's minibatch (and as many labelled ones) [all: full batch].",
+    ),  # fmt: skip
+    click.option(
+        "--sampling",
+        type=click.Choice(["epochs", "draws"]),
+        help="Minibatches: shuffled epochs, or draws with replacement [epochs].",
+    ),  # fmt: skip
+    click.option(
+        "--snapshot-every", type=int, help="Keep every sample's code every N steps [100]."
+    ),
+    click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5]."),
+    click.option("--split-seed", type=int, help="Seed of the split alone [the run's --seed]."),
+)
+
+
+def shared_overrides(s: dict) -> dict:
+    """Config overrides from the options both commands take (unset ones are None)."""
+    return {
+        "strategies": parsing.names(s["strategies"]),
+        "data.dataset": s["dataset"],
+        "data.test_file": s["test_file"],
+        "data.label_column": s["label_column"],
+        "data.drop_columns": parsing.names(s["drop_columns"]),
+        "data.drop_missing": s["drop_missing"],
+        "data.scaling": s["scaling"],
+        "data.test_size": parsing.size("--test-size", s["test_size"]),
+        "data.split_seed": s["split_seed"],
+        "model.hidden": parsing.int_list("--hidden", s["hidden"]),
+        "model.activation": s["activation"],
+        "model.code_activation": s["code_activation"],
+        "model.family": s["family"],
+        "model.dropout": s["dropout"],
+        "model.batch_norm": s["batch_norm"],
+        "train.pretrain_steps": s["pretrain_steps"],
+        "train.finetune_steps": s["finetune_steps"],
+        "train.batch_size": s["batch_size"],
+        "train.sampling": s["sampling"],
+        "train.snapshot_every": s["snapshot_every"],
+    }
+
+
+def connect(
+    coordinator: str | None, num_processes: int | None, process_id: int | None
+) -> tuple[int, int] | None:
+    """Join a multi-process run when asked to (by an option or ``JAX_COORDINATOR_ADDRESS``);
+    return ``(process id, process count)``, or ``None`` for a run of one process."""
+    asked = (coordinator, num_processes, process_id) != (None, None, None)
+    if not asked and "JAX_COORDINATOR_ADDRESS" not in os.environ:
+        return None
+    address = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS", "")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"--coordinator {address!r}: give process 0's address as HOST:PORT, e.g. "
+            "10.0.0.1:12345, the same in every process"
+        )
+    if num_processes is not None and num_processes < 1:
+        raise ConfigError(f"--num-processes {num_processes}: give the number of processes, >= 1")
+    if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
+        raise ConfigError(
+            f"--process-id {process_id}: number the {num_processes} processes 0 to "
+            f"{num_processes - 1}, each once"
+        )
+    try:
+        join(address, num_processes, process_id)
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AelabError(f"could not join the run at {address}: {first}") from None
+    return jax.process_index(), jax.process_count()
+
+
+def use_devices(device: str, count: int | None):
+    """Make ``device`` JAX's default device and return the mesh of the ``count`` devices to
+    train on (``None`` for one); ``gpu`` without a visible GPU is a user error."""
+    try:
+        devices = jax.devices(None if device == "auto" else device)
+    except RuntimeError:
+        raise ConfigError(
+            f"--device {device}: JAX sees no {device.upper()} here; for NVIDIA GPUs install the "
+            "CUDA build (pip install 'aelab[cuda]'), or use --device cpu"
+        ) from None
+    if device != "auto":
+        jax.config.update("jax_default_device", devices[0])
+    if count is not None and not 1 <= count <= len(devices):
+        kind = devices[0].platform.upper()
+        raise ConfigError(
+            f"--devices {count}: JAX sees {len(devices)} {kind} device"
+            f"{'s' if len(devices) > 1 else ''} here; use a number from 1 to {len(devices)}"
+        )
+    return device_mesh(devices, count)

@@ -1,0 +1,174 @@
+"""``aelab sweep``: many seeds and settings at once, their summary and folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from aelab.cli import parsing
+from aelab.cli.options import (
+    DATA_OPTIONS,
+    MODEL_OPTIONS,
+    STRATEGY_HELP,
+    TRAIN_OPTIONS,
+    RichProgress,
+    family_options,
+    family_overrides,
+    family_settings,
+    options,
+    shared_overrides,
+    use_devices,
+)
+from aelab.config import SweepConfig, load_sweep_config, with_overrides
+from aelab.errors import ConfigError
+from aelab.models import FAMILIES
+
+
+@click.command("sweep", epilog=STRATEGY_HELP)
+@click.option(
+    "--config", type=click.Path(path_type=Path),
+    help="TOML file: a run config plus a [sweep] table; flags override it.",
+)  # fmt: skip
+@click.option("--seeds", help="Number of seeds (0..N-1), or a list such as 0,3,7 [5].")
+@click.option("--labels", help="Labelled samples per class, e.g. 5,10,40,all [all].")
+@click.option("--recon-weight", help="Values of lambda, e.g. 0,0.1,1,10 [1].")
+@click.option("--lr", "--learning-rate", "learning_rate", help="Adam step sizes, e.g. 0.01,0.003.")
+@click.option("--code", help="Code sizes (one program each), e.g. 2,10 [2].")
+@click.option(
+    "--noise", help="Input noises, e.g. mask:0.1,mask:0.3,none (a program per kind) [none]."
+)
+@options(*DATA_OPTIONS, *MODEL_OPTIONS, *family_options(sweep=True), *TRAIN_OPTIONS)
+@click.option("--seeds-per-slice", type=int, help="Seeds trained by one program [16].")
+@click.option(
+    "--baselines/--no-baselines", default=None,
+    help="Fit scikit-learn's baselines on the same splits [on].",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("sweeps"), show_default=True,
+    help="Folder that holds sweep folders.",
+)  # fmt: skip
+@click.option("--name", help="Name of the sweep folder [a timestamp].")
+@click.option(
+    "--resume", type=click.Path(path_type=Path),
+    help="Finish an interrupted sweep folder; every other option is ignored.",
+)  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the folder.")
+def sweep_command(
+    config: Path | None,
+    out: Path,
+    name: str | None,
+    resume: Path | None,
+    quiet: bool,
+    **settings,
+) -> None:
+    """Train seeds x labels x lambda x strategies at once, with CIs and baselines."""
+    # The sweep folder's writers (pandas, scikit-learn's baselines, matplotlib): imported when
+    # a sweep starts, so --help is quick.
+    from aelab.outputs.sweepdir import SweepInterrupted, sweep
+
+    mesh = use_devices(settings.pop("device"), settings.pop("devices"))
+    sweep_config = None if resume is not None else _resolve(config, settings)
+    try:
+        if quiet:
+            result = sweep(sweep_config, out=out, name=name, resume=resume, mesh=mesh)
+        else:
+            with RichProgress(Console(stderr=True)) as progress:
+                result = sweep(
+                    sweep_config, out=out, name=name, resume=resume, progress=progress, mesh=mesh
+                )
+    except SweepInterrupted as stop:
+        click.echo(
+            f"aelab: interrupted; {stop.sweep_dir} keeps {stop.n_rows} finished rows; "
+            f"finish it with: aelab sweep --resume {stop.sweep_dir}",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    if quiet:
+        click.echo(str(result.sweep_dir))
+        _warn_diverged(result.results)
+        return
+    console = Console(width=max(110, Console().width))
+    console.print(sweep_table(result.summary))
+    _warn_diverged(result.results)
+    console.print(
+        f"sweep folder: {result.sweep_dir}  (results.csv, summary.csv, figure: sweep.png)"
+    )
+
+
+def _resolve(config: Path | None, settings: dict) -> SweepConfig:
+    """The sweep file (or the defaults) with the flags given."""
+    base = load_sweep_config(config) if config is not None else SweepConfig()
+    weights = {f.name: (family, settings.pop(f.name)) for family, f in family_settings()
+               if f.name == FAMILIES[family].penalty_weight}  # fmt: skip
+    overrides = {**family_overrides(settings, sweep=True), **shared_overrides(settings)}
+    run = with_overrides(base.base, overrides)
+    grid = base.to_dict()["sweep"]
+    for setting, (family, text) in weights.items():
+        if text is None:
+            continue
+        flag = "--" + setting.replace("_", "-")
+        if family != run.model.family:
+            raise ConfigError(
+                f"{flag} weighs the penalty of model family {family}; this sweep trains "
+                f"{run.model.family}; add --model {family} or leave {flag} out"
+            )
+        grid["betas"] = parsing.float_list(flag, text)
+    lists = {
+        "seeds": parsing.seeds(settings["seeds"]),
+        "labels": parsing.label_counts(settings["labels"]),
+        "recon_weights": parsing.float_list("--recon-weight", settings["recon_weight"]),
+        "learning_rates": parsing.float_list("--lr", settings["learning_rate"]),
+        "codes": parsing.int_list("--code", settings["code"]),
+        "noises": parsing.names(settings["noise"]),
+        "seeds_per_slice": settings["seeds_per_slice"],
+        "baselines": settings["baselines"],
+    }
+    grid.update({k: v for k, v in lists.items() if v is not None})
+    return SweepConfig.from_dict({**run.to_dict(), "sweep": grid})
+
+
+def _warn_diverged(results) -> None:
+    ours = results[results["kind"] == "aelab"]
+    bad = ours["diverged"].astype(str).isin(["True", "1"]).sum() if "diverged" in ours else 0
+    if bad:
+        click.echo(
+            f"aelab: warning: {bad} of {len(ours)} models diverged (a loss stopped being a "
+            "number); their rows say diverged=True and hold no numbers; lower the learning "
+            "rate",
+            err=True,
+        )
+
+
+def sweep_table(summary) -> Table:
+    """The summary, best mean held-out accuracy first."""
+    ours = summary[summary["kind"] == "aelab"]
+    columns = [c for c in ("labels", "code", "noise", "beta", "recon_weight", "learning_rate")
+               if c in summary.columns and ours.loc[ours[c] != "", c].nunique() > 1]  # fmt: skip
+    names = {"recon_weight": "λ", "learning_rate": "lr"}
+    table = Table(box=box.SIMPLE_HEAD, title="held-out accuracy over seeds, best first")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("strategy", no_wrap=True)
+    gain = "gain_over_supervised_mean" in summary.columns
+    extra = ("vs supervised (95% CI)",) if gain else ()
+    for column in (*columns, "seeds", "mean", "95% CI", *extra, "CKA to pretrained"):
+        table.add_column(names.get(column, column), justify="right", no_wrap=True)
+    for _, row in summary.iterrows():
+        low, high = row["test_accuracy_ci95_low"], row["test_accuracy_ci95_high"]
+        ci = "-" if low != low else f"{low:.3f}-{high:.3f}"  # NaN with one seed
+        cka = row.get("cka_to_pretrained_mean")
+        versus = ()
+        if gain:
+            d, lo, hi = (
+                row[f"gain_over_supervised_{k}"] for k in ("mean", "ci95_low", "ci95_high")
+            )
+            versus = ("" if d != d else f"{d:+.3f} ({lo:+.3f} to {hi:+.3f})",)
+        table.add_row(
+            row["kind"], row["strategy"], *(str(row[c]) for c in columns), str(row["n_seeds"]),
+            f"{row['test_accuracy_mean']:.3f}", ci, *versus,
+            "" if cka is None or cka != cka else f"{cka:.3f}",
+        )  # fmt: skip
+    return table

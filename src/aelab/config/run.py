@@ -1,0 +1,330 @@
+"""Frozen, validated settings of a run, with TOML in and out.
+
+A run is fully described by one :class:`RunConfig`; its defaults reproduce the original Iris
+experiment. ``config.toml`` in every run folder is :func:`dump_config` of the resolved config,
+and :func:`load_config` of that file reproduces the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from aelab.checks import choices, require_choice, require_int, require_number
+from aelab.config.model import ModelConfig
+from aelab.config.strategies import DEFAULT_STRATEGIES, STRATEGIES
+from aelab.data import DATASETS, looks_like_file
+from aelab.errors import ConfigError
+from aelab.models import FAMILIES
+
+PRETRAINING = ("end-to-end", "greedy")
+SAMPLINGS = ("epochs", "draws")
+SCALINGS = ("auto", "standard", "minmax")
+MAX_SEED = 2**32 - 1
+MAX_LEARNING_RATE = 1e6  # beyond this, float32 arithmetic overflows before anything is learned
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data, and how it is split into a training and a held-out part.
+
+    Attributes:
+        dataset: a built-in dataset name (``aelab.data.DATASETS``) or the path of a CSV/TSV,
+            NPZ (``X``, ``y``) or MNIST IDX images file.
+        test_size: held-out share, a fraction in (0, 1) or a sample count.
+        split_seed: seed of the stratified split; ``None`` uses the run's ``seed``.
+        labels: keep the labels of this many training samples per class, the rest of the
+            training part unlabelled (semi-supervised); ``None`` keeps every label.
+        test_file: a file of the same kind as ``dataset`` that is the held-out part (instead
+            of a split).
+        label_column: the label column of a table (default: one named label, class, target
+            or y, else the last).
+        drop_columns: table columns to leave out.
+        drop_missing: drop table rows with missing values instead of refusing them.
+        scaling: ``standard``, ``minmax`` (to [0, 1]) or ``auto`` (minmax for images,
+            standard for tables).
+    """
+
+    dataset: str = "iris"
+    test_size: float | int = 0.5
+    split_seed: int | None = None
+    labels: int | None = None
+    test_file: str | None = None
+    label_column: str | None = None
+    drop_columns: tuple[str, ...] = ()
+    drop_missing: bool = False
+    scaling: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, str) or not (
+            self.dataset in DATASETS or looks_like_file(self.dataset)
+        ):
+            raise ConfigError(
+                f"data.dataset: unknown dataset {self.dataset!r}; choose one of "
+                f"{choices(DATASETS)}, or give the path of a .csv, .tsv, .npz or IDX file"
+            )
+        for name in ("test_file", "label_column"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"data.{name} must be text, got {value!r}")
+        drop = self.drop_columns
+        if isinstance(drop, list):
+            drop = tuple(drop)
+            object.__setattr__(self, "drop_columns", drop)
+        if not isinstance(drop, tuple) or not all(isinstance(c, str) for c in drop):
+            raise ConfigError(f"data.drop_columns must be a list of column names, got {drop!r}")
+        if not isinstance(self.drop_missing, bool):
+            raise ConfigError(f"data.drop_missing must be true or false, got {self.drop_missing!r}")
+        require_choice("data.scaling", self.scaling, SCALINGS, "scaling")
+        t = self.test_size
+        if isinstance(t, bool) or not isinstance(t, int | float):
+            raise ConfigError(f"data.test_size must be a number, got {t!r}")
+        if isinstance(t, float) and not 0.0 < t < 1.0:
+            raise ConfigError(
+                f"data.test_size must be a fraction between 0 and 1 (exclusive) or a sample "
+                f"count, got {t!r}; the original experiment uses 0.5"
+            )
+        if isinstance(t, int) and t < 1:
+            raise ConfigError(f"data.test_size must be a positive sample count, got {t!r}")
+        if self.split_seed is not None:
+            require_int(
+                "data.split_seed", self.split_seed, 0, "or leave it unset", maximum=MAX_SEED
+            )
+        if self.labels is not None:
+            require_int("data.labels", self.labels, 1, "labelled samples per class")
+
+    @property
+    def loading(self) -> dict[str, Any]:
+        """What :func:`aelab.data.load_data` reads: ``load_data(**config.data.loading)``."""
+        return {
+            "source": self.dataset,
+            "test_file": self.test_file,
+            "label_column": self.label_column,
+            "drop_columns": tuple(self.drop_columns),
+            "drop_missing": self.drop_missing,
+        }
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by all strategies.
+
+    Attributes:
+        learning_rate: Adam step size, for pretraining and fine-tuning.
+        pretrain_steps: steps on the reconstruction error.
+        finetune_steps: steps of each strategy's fine-tuning.
+        recon_weight: lambda in ``cross-entropy + lambda * reconstruction error``.
+        snapshot_every: keep every sample's code every this many steps.
+        pretraining: ``end-to-end`` trains the whole autoencoder at once; ``greedy`` trains
+            each layer as an autoencoder of the previous layer's code, ``pretrain_steps``
+            steps a layer (stacked autoencoders, Bengio et al. 2007).
+        batch_size: ``None`` (the default, as in the original experiment) trains on every
+            training sample at every step; a number trains each step on that many samples
+            drawn at random, plus as many labelled ones when only some are labelled.
+        sampling: how minibatches pick their training samples: ``epochs`` (the default)
+            goes through a fresh permutation of them every epoch; ``draws`` draws every
+            minibatch with replacement. Unused without ``batch_size``.
+    """
+
+    learning_rate: float = 0.01
+    pretrain_steps: int = 5000
+    finetune_steps: int = 10000
+    recon_weight: float = 1.0
+    snapshot_every: int = 100
+    pretraining: str = "end-to-end"
+    batch_size: int | None = None
+    sampling: str = "epochs"
+
+    def __post_init__(self) -> None:
+        lr = require_number("train.learning_rate", self.learning_rate)
+        if not 0 < lr <= MAX_LEARNING_RATE:
+            raise ConfigError(
+                f"train.learning_rate must be > 0 and at most {MAX_LEARNING_RATE:g}, got "
+                f"{self.learning_rate!r}; try 0.01"
+            )
+        object.__setattr__(self, "learning_rate", lr)
+        require_int("train.pretrain_steps", self.pretrain_steps, 1, "try 5000")
+        require_int("train.finetune_steps", self.finetune_steps, 1, "try 10000")
+        lam = require_number("train.recon_weight", self.recon_weight)
+        if lam < 0:
+            raise ConfigError(
+                f"train.recon_weight must be >= 0, got {self.recon_weight!r}; "
+                "0 turns the reconstruction term off, 1 is the default"
+            )
+        object.__setattr__(self, "recon_weight", lam)
+        require_int("train.snapshot_every", self.snapshot_every, 1, "try 100")
+        require_choice("train.pretraining", self.pretraining, PRETRAINING, "pretraining")
+        require_choice("train.sampling", self.sampling, SAMPLINGS, "sampling")
+        if self.batch_size is not None:
+            require_int(
+                "train.batch_size", self.batch_size, 1, "or leave it unset for full batches"
+            )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's numbers.
+
+    Attributes:
+        seed: seed of the weights' initialisation (and of the split unless
+            ``data.split_seed`` is set).
+        strategies: strategies trained side by side (:data:`aelab.config.STRATEGIES`).
+    """
+
+    seed: int = 0
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        require_int("run.seed", self.seed, 0, "seeds run from 0 to 2**32 - 1", maximum=MAX_SEED)
+        strategies = self.strategies
+        if isinstance(strategies, str):
+            strategies = (strategies,)
+        if not isinstance(strategies, list | tuple):
+            raise ConfigError(
+                f"strategies must be a list of strategy names, got {strategies!r}; "
+                f"choose from {choices(STRATEGIES)}"
+            )
+        strategies = tuple(strategies)
+        object.__setattr__(self, "strategies", strategies)
+        if not strategies:
+            raise ConfigError(
+                f"strategies must name at least one strategy; choose from {choices(STRATEGIES)}"
+            )
+        for name in strategies:
+            require_choice("run.strategies", name, STRATEGIES, "strategy")
+        if self.train.pretraining == "greedy" and not self.model.spec.greedy:
+            greedy = [name for name, family in FAMILIES.items() if family.greedy]
+            raise ConfigError(
+                f"train.pretraining = greedy works with model.family = {' or '.join(greedy)}, "
+                f"not {self.model.family!r}; use end-to-end pretraining"
+            )
+        if self.train.pretraining == "greedy" and self.model.batch_norm:
+            raise ConfigError(
+                "train.pretraining = greedy does not support model.batch_norm yet; use "
+                "end-to-end pretraining or turn batch norm off"
+            )
+        if len(set(strategies)) != len(strategies):
+            raise ConfigError(f"strategies: each strategy may appear once, got {list(strategies)}")
+
+    @property
+    def split_seed(self) -> int:
+        """The seed of the train/held-out split: ``data.split_seed``, else ``seed``."""
+        return self.seed if self.data.split_seed is None else self.data.split_seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """A TOML-ready dict (unset optional values are left out)."""
+        out = {
+            "seed": self.seed,
+            "strategies": list(self.strategies),
+            "data": dataclasses.asdict(self.data),
+            "model": self.model.own_keys(),
+            "train": dataclasses.asdict(self.train),
+        }
+        out["model"]["hidden"] = list(self.model.hidden)
+        out["data"]["drop_columns"] = list(self.data.drop_columns)
+        return _drop_none(out)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str | None = None) -> RunConfig:
+        """Build a config from nested dicts, naming unknown keys and wrong sections.
+
+        ``source`` (a file name) starts every error message when given.
+        """
+        try:
+            return cls._from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
+        except (TypeError, ValueError) as exc:  # a value of a shape no validator expected
+            raise ConfigError(f"{source or 'config'}: {exc}") from None
+
+    @classmethod
+    def _from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+        top = {f.name for f in dataclasses.fields(cls)} - set(sections)
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in sections:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"[{key}] must be a table of settings")
+                kwargs[key] = _build(sections[key], value, key)
+            elif key in top:
+                kwargs[key] = value
+            else:
+                raise ConfigError(
+                    f"unknown setting {key!r}; top-level keys are {choices(top)} and the "
+                    f"tables are [{'], ['.join(sections)}]"
+                )
+        return cls(**kwargs)
+
+
+def _build(cls, values: dict[str, Any], section: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} in [{section}]; known: {choices(known)}")
+    return cls(**values)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
+
+
+def with_overrides(
+    config: RunConfig, overrides: dict[str, Any], none_unsets: bool = False
+) -> RunConfig:
+    """Return ``config`` with dotted keys (``"train.recon_weight"``) replaced.
+
+    ``None`` values are ignored, so unset command-line flags keep the config's values; with
+    ``none_unsets``, they unset the setting instead (``data.labels = None``: every label).
+    """
+    merged = config.to_dict()
+    for dotted, value in overrides.items():
+        if value is None and not none_unsets:
+            continue
+        *path, last = dotted.split(".")
+        target = merged
+        for part in path:
+            target = target.setdefault(part, {})
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return RunConfig.from_dict(merged)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; a missing, unreadable or malformed file is a one-line
+    :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist; check the path") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text; save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML config file; every problem is a one-line :class:`ConfigError`."""
+    return RunConfig.from_dict(read_toml(path), source=str(path))
+
+
+def dump_config(config: RunConfig) -> str:
+    """The config as TOML text."""
+    return tomli_w.dumps(config.to_dict())

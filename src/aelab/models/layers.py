@@ -1,0 +1,82 @@
+"""Pieces the families share: dense layers, batch norm's statistics, activations by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from aelab.models.base import Params
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "elu": jax.nn.elu,
+    "gelu": jax.nn.gelu,
+    "softplus": jax.nn.softplus,
+    "linear": lambda x: x,
+}
+
+BN_MOMENTUM = 0.9  # running statistics: new = 0.9 * old + 0.1 * this batch's
+BN_EPS = 1e-5
+
+
+def dense_init(u: jax.Array, n_in: int, n_out: int) -> dict[str, jax.Array]:
+    """A dense layer from ``n_in * n_out + n_out`` draws ``u`` of U(-1, 1).
+
+    Weights and biases are U(-1/sqrt(n_in), 1/sqrt(n_in)): PyTorch's ``nn.Linear`` default,
+    the framework of the original experiment.
+    """
+    u = u / jnp.sqrt(n_in)
+    return {"w": u[: n_in * n_out].reshape(n_in, n_out), "b": u[n_in * n_out :]}
+
+
+def dense(layer: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    """``x @ w + b``."""
+    return x @ layer["w"] + layer["b"]
+
+
+def check_layout(model: Any, *activations: str) -> None:
+    """Raise ``ValueError`` unless ``model``'s layer sizes are positive integers and its
+    activations (and the extra ``activations``) are known ones."""
+    sizes = (model.n_inputs, model.n_classes, model.code, *model.hidden)
+    if not isinstance(model.hidden, tuple) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
+    ):
+        raise ValueError(f"layer sizes must be positive integers, got {model}")
+    if not {model.activation, model.code_activation, *activations} <= set(ACTIVATIONS):
+        raise ValueError(f"unknown activation in {model}")
+
+
+def masked_moments(a: jax.Array, rows: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+    """Mean and variance (w,) of ``a`` (N, w) over the samples ``rows`` (N,) marks (all when
+    ``None``): batch norm learns from training samples only."""
+    rows = jnp.ones(a.shape[0], a.dtype) if rows is None else rows
+    w = rows[:, None] / jnp.maximum(rows.sum(), 1.0)
+    mean = jnp.sum(w * a, axis=0)
+    return mean, jnp.sum(w * jnp.square(a - mean), axis=0)
+
+
+def ema(running: Params, mean: jax.Array, var: jax.Array) -> Params:
+    """Running statistics after one more batch."""
+    return {
+        "mean": BN_MOMENTUM * running["mean"] + (1 - BN_MOMENTUM) * mean,
+        "var": BN_MOMENTUM * running["var"] + (1 - BN_MOMENTUM) * var,
+    }
+
+
+@dataclass
+class ForwardPass:
+    """One forward pass: training (a ``key``) or evaluation, and what batch norm saw."""
+
+    key: jax.Array | None  # None: evaluation mode, nothing random, running statistics
+    rows: jax.Array | None  # (N,) samples whose statistics batch norm may use (training)
+    stats: Params | None = None  # the running statistics after this pass (training only)
+
+    @property
+    def training(self) -> bool:
+        return self.key is not None

@@ -1,0 +1,259 @@
+"""Run folders: what a run leaves behind, written all at once or not at all.
+
+A run is built in a hidden temporary folder beside its destination and renamed into place
+when every file is written, so an error or a crash never leaves a half-written run folder, and
+an existing folder is never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from aelab.config import RunConfig
+from aelab.errors import AelabError, ConfigError
+from aelab.outputs.animation import write_animation
+from aelab.outputs.interrupted import (
+    INTERRUPTED,
+    read_interrupted,
+    write_diverged,
+    write_interrupted,
+)
+from aelab.outputs.plots import check_dims
+from aelab.outputs.runfiles import write_run
+from aelab.training.experiment import train_and_evaluate
+from aelab.training.parallel import Mesh
+from aelab.training.plan import PRETRAIN, Diverged, Interrupted, ProgressFn
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`run` returns: the run folder and the run's numbers as plain values.
+
+    Attributes:
+        run_dir: the run folder.
+        config: the resolved config (also ``run_dir / "config.toml"``).
+        codes: ``"pca"``, ``"pretrained"`` and each strategy -> every sample's code (N, code).
+        labels: (N,) class index of every sample; ``class_names`` names them.
+        is_train: (N,) True for training samples, False for held-out ones.
+        metrics: the contents of ``metrics.json``.
+        figures: figure name -> path (``"stages"``).
+        checkpoints: ``"pretrained"`` and each strategy -> checkpoint path.
+    """
+
+    run_dir: Path
+    config: RunConfig
+    codes: dict[str, np.ndarray]
+    labels: np.ndarray
+    is_train: np.ndarray
+    class_names: tuple[str, ...]
+    metrics: dict
+    figures: dict[str, Path]
+    checkpoints: dict[str, Path]
+
+
+def _taken(out: Path, name: str) -> bool:
+    return (out / name).exists() or (out / f"{name}{INTERRUPTED}").exists()
+
+
+def resolve_run_dir(out: str | Path, name: str | None, resuming: bool = False) -> Path:
+    """The folder a run will be written to; refuse names that escape ``out`` or exist (or
+    whose interrupted run waits to be resumed, unless ``resuming`` it)."""
+    out = Path(out)
+    if name is None:
+        name = time.strftime("%Y%m%d-%H%M%S")
+        base, n = name, 2
+        while _taken(out, name):
+            name, n = f"{base}-{n}", n + 1
+    elif not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"run name {name!r} is not a plain folder name; use up to 200 letters, digits, '.', "
+            "'_' and '-', starting with a letter or digit"
+        )
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output folder {str(out)!r} is a file; choose another --out")
+    run_dir = out / name
+    if run_dir.exists():
+        hint = (
+            "move it away, then resume again" if resuming else "choose another --name or remove it"
+        )
+        raise ConfigError(f"run folder {str(run_dir)!r} already exists; {hint}")
+    waiting = out / f"{name}{INTERRUPTED}"
+    if waiting.exists() and not resuming:
+        raise ConfigError(
+            f"an interrupted run waits in {str(waiting)!r}; finish it with aelab run --resume "
+            f"{waiting}, remove it, or choose another --name"
+        )
+    return run_dir
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM; ``folder`` holds what ``resume=`` needs."""
+
+    def __init__(self, folder: Path, phase: str, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} {phase} steps")
+        self.folder, self.phase, self.done, self.total = folder, phase, done, total
+
+
+class _StopOnSignal:
+    """SIGINT / SIGTERM ask training to stop after its current chunk of steps (a second
+    signal stops at once). Only in the main thread, and only in a run of one process (the
+    processes of a multi-host run must stop together, so a signal there ends the process as
+    usual); elsewhere nothing changes."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.requested = False
+        self.saving = False  # while the state is saved, further signals wait for it
+        self._old: dict = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                old = signal.getsignal(sig)
+                if old is signal.SIG_IGN:  # a signal the caller ignores stays ignored
+                    continue
+                self._old[sig] = signal.SIG_DFL if old is None else old
+                signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and not self.saving:  # asked twice: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def run(
+    config: RunConfig | None = None,
+    *,
+    out: str | Path = "runs",
+    name: str | None = None,
+    progress: ProgressFn | None = None,
+    plot_dims: tuple[int, int] | None = None,
+    animation: bool = False,
+    resume: str | Path | None = None,
+    mesh: Mesh | None = None,
+) -> RunResult:
+    """Train and measure every strategy of ``config``; write the run folder ``out/name``.
+
+    ``config`` ``None`` is the original Iris experiment; ``out`` holds run folders; ``name``
+    is a timestamp by default. ``progress(phase, steps_done, steps_total)`` hears training.
+    ``plot_dims``: two code units to draw instead of the PCA of a code of more than two.
+    ``animation``: also write ``animation.gif`` (``.mp4`` with ffmpeg). ``resume``: the folder
+    an interrupted run left (``<name>.interrupted``): finish that run with the numbers an
+    uninterrupted one would have (its config and name come from the folder). ``mesh``: train
+    data-parallel over the devices of this ``jax.sharding.Mesh`` (:func:`aelab.device_mesh`).
+
+    SIGINT or SIGTERM during training stops it after the current chunk of steps, saves the
+    state in ``out/<name>.interrupted`` and raises :class:`RunInterrupted`. Any
+    :class:`~aelab.AelabError` (a bad setting, dataset or output folder, a diverged training)
+    leaves no run folder, and the folders made for it are removed again.
+    """
+    state = None
+    if resume is not None:
+        resume = Path(resume).resolve()
+        config, state = _interrupted_run(resume)
+        out, name = resume.parent, resume.name.removesuffix(INTERRUPTED)
+    config = config or RunConfig()
+    check_dims(plot_dims, config.model.code)
+    run_dir = resolve_run_dir(out, name, resuming=resume is not None)
+    # A signal from here on asks training to stop after its current chunk (the handler is
+    # in place before the folder exists, so no signal can fall between the two).
+    with _StopOnSignal(enabled=jax.process_count() == 1) as stop, _building(run_dir) as tmp:
+        outcome = _train(config, run_dir, progress, stop, state, mesh)
+        try:
+            figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name, mesh=mesh)
+            if animation:
+                figures.update(write_animation(tmp))
+        except OSError as exc:
+            raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
+    if resume is not None:  # finished: the interrupted run's state is spent
+        shutil.rmtree(resume, ignore_errors=True)
+    return RunResult(
+        run_dir=run_dir,
+        config=config,
+        codes=outcome.codes,
+        labels=outcome.split.y,
+        is_train=outcome.split.is_train,
+        class_names=outcome.split.dataset.class_names,
+        metrics=outcome.metrics,
+        figures={k: run_dir / p.name for k, p in figures.items()},
+        checkpoints={k: run_dir / "checkpoints" / p.name for k, p in checkpoints.items()},
+    )
+
+
+def _interrupted_run(folder: Path) -> tuple[RunConfig, Interrupted]:
+    if not folder.name.endswith(INTERRUPTED) or folder.name == INTERRUPTED:
+        raise ConfigError(
+            f"{str(folder)!r} is not an interrupted run; its folder is named "
+            f"<name>{INTERRUPTED}, and the finished run becomes <name>"
+        )
+    return read_interrupted(folder)
+
+
+@contextlib.contextmanager
+def _building(run_dir: Path) -> Iterator[Path]:
+    """A hidden folder beside ``run_dir`` to write the run into, renamed to ``run_dir`` when
+    everything is written; on any failure it is removed, with the folders made for it."""
+    made = [p for p in (run_dir.parent, *run_dir.parent.parents) if not p.exists()]
+    tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
+    try:
+        try:  # before training, so that an unusable --out fails at once
+            tmp.mkdir(parents=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create a run folder in {str(run_dir.parent)!r}: {exc.strerror}; "
+                "choose another --out"
+            ) from None
+        yield tmp
+        if run_dir.exists():  # appeared while we trained
+            raise ConfigError(f"run folder {str(run_dir)!r} appeared during the run; kept it")
+        tmp.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:  # deepest first; stop at the first that is not ours and empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _train(config: RunConfig, run_dir: Path, progress, stop: _StopOnSignal, state, mesh):
+    """:func:`train_and_evaluate`; a divergence leaves its last good weights beside
+    ``run_dir``, an interruption its state."""
+    try:
+        return train_and_evaluate(config, progress, stop=stop, resume=state, mesh=mesh)
+    except Diverged as exc:
+        kept = write_diverged(exc, config, run_dir)
+        raise Diverged(
+            f"{exc}; the last good weights (step {exc.step} of {exc.phase}) are in {kept}",
+            exc.phase, exc.names, exc.params, exc.step,
+        ) from None  # fmt: skip
+    except Interrupted as exc:
+        stop.saving = True  # a second signal must not cut the save short
+        folder = write_interrupted(exc, config, run_dir)
+        t = config.train
+        total = t.pretrain_steps if exc.phase == PRETRAIN else t.finetune_steps
+        phase = "pretraining" if exc.phase == PRETRAIN else "fine-tuning"
+        raise RunInterrupted(folder, phase, exc.state.done, total) from None

@@ -1,0 +1,48 @@
+"""What every picture of a run shares: the class colours, which samples and snapshots large
+data shows, and the fixed map from a code to the plane."""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLORS = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+]  # fmt: skip
+MAX_FRAMES = 40  # snapshots per stage in the report's slider and the animation
+MAX_POINTS = 2000  # samples the report and the animation draw (a seeded subset beyond this)
+
+
+def rgb(color: str) -> tuple[int, int, int]:
+    """``"#1f77b4"`` as ``(31, 119, 180)``."""
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def frames(snapshots: np.ndarray) -> list[int]:
+    """At most MAX_FRAMES snapshot indices, the first and the last always among them."""
+    t = len(snapshots)
+    if t <= MAX_FRAMES:
+        return list(range(t))
+    return sorted(set(np.linspace(0, t - 1, MAX_FRAMES).round().astype(int).tolist()))
+
+
+def shown_rows(n: int) -> np.ndarray:
+    """The samples a page or an animation draws: all, or a seeded subset of ``MAX_POINTS``
+    in order."""
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+
+
+def projection(pretrained_code: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A fixed map from the code to the plane, ``(code - mean) @ basis``, and its axes'
+    names: the code itself when it is 2-D, else the PCA of the final pretrained code (the
+    stage figure's own choice)."""
+    code = pretrained_code
+    if code.shape[1] == 2:
+        return np.zeros(2), np.eye(2), ["z0", "z1"]
+    if code.shape[1] == 1:
+        return np.zeros(1), np.array([[1.0, 0.0]]), ["z0", "-"]
+    mean = code.mean(axis=0)
+    _, _, vt = np.linalg.svd(code - mean, full_matrices=False)
+    return mean, vt[:2].T, ["PC1 of the pretrained code", "PC2 of the pretrained code"]

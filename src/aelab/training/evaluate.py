@@ -1,0 +1,195 @@
+"""The numbers of trained models: every stage of a run, every model of a sweep's slice.
+
+Both measure a model the same way (:func:`model_metrics`); a run adds how far each code moved
+from where its fine-tuning started and how simple classifiers and clustering do on it, a sweep
+only the kNN accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aelab.analysis import metrics
+from aelab.data import Split
+from aelab.models import AbstractModel, Params
+from aelab.training.inference import apply_batched, errors_batched, mean_measures
+
+REFERENCE_SAMPLES = 20_000  # codes are scored on a seeded sample of this many samples above it
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What M models make of every sample: codes (M, N, code), logits (M, N, classes), and
+    reconstructions (M, N, D) or, for data read from disk, each sample's error (M, N)."""
+
+    x: np.ndarray
+    codes: np.ndarray
+    recon: np.ndarray
+    logits: np.ndarray
+
+    @classmethod
+    def of(cls, model: AbstractModel, params: Params, x: np.ndarray) -> Outputs:
+        # From disk: each sample's error, never (M, N, D) outputs.
+        run = errors_batched if isinstance(x, np.memmap) else apply_batched
+        return cls(x, *run(model, params, x))
+
+    def mse(self, i: int, rows: np.ndarray) -> float:
+        """Model ``i``'s mean squared reconstruction error over ``rows``."""
+        if self.recon.ndim == 2:  # each sample's error
+            return float(self.recon[i][rows].mean())
+        return metrics.reconstruction_mse(self.x[rows], self.recon[i][rows])
+
+
+def model_metrics(
+    split: Split,
+    out: Outputs,
+    i: int,
+    pre_code: np.ndarray,
+    pre_test_mse: float,
+    quality: Callable[[np.ndarray], dict],
+    start: np.ndarray | None = None,
+) -> dict:
+    """Model ``i`` of ``out``: accuracies, reconstruction errors and drift, CKA to the
+    pretrained code, ``quality`` of its code, and with its ``start`` code how far it moved."""
+    y, is_train, labelled = split.y, split.is_train, split.is_labelled
+    test, unlabelled = ~is_train, is_train & ~labelled
+    code, logits = out.codes[i], out.logits[i]
+    test_mse = out.mse(i, test)
+    result = {
+        "train_accuracy": metrics.accuracy(logits[labelled], y[labelled]),
+        "test_accuracy": metrics.accuracy(logits[test], y[test]),
+        "train_reconstruction_mse": out.mse(i, is_train),
+        "test_reconstruction_mse": test_mse,
+        "reconstruction_drift": test_mse - pre_test_mse,
+        "cka_to_pretrained": metrics.linear_cka(pre_code, code),
+    }
+    if start is not None:
+        result["cka_to_start"] = metrics.linear_cka(start, code)
+        result["mean_displacement"] = metrics.mean_displacement(start, code)
+    result.update(quality(code))
+    if unlabelled.any():  # how the labels it never saw come out
+        result["unlabelled_accuracy"] = metrics.accuracy(logits[unlabelled], y[unlabelled])
+    return result
+
+
+def knn_quality(split: Split) -> Callable[[np.ndarray], dict]:
+    """A sweep's measure of a code: kNN fitted on the labelled samples (on a seeded sample
+    of ``REFERENCE_SAMPLES`` above it), scored on the held-out ones."""
+    y, labelled, test = split.y, split.is_labelled, ~split.is_train
+    picked = metrics.seeded_rows(labelled, REFERENCE_SAMPLES)
+
+    def quality(code: np.ndarray) -> dict:
+        return {
+            "knn_accuracy": metrics.knn_accuracy(
+                code[picked], y[picked], labelled[picked], test[picked]
+            )
+        }
+
+    return quality
+
+
+def run_metrics(
+    model: AbstractModel,
+    split: Split,
+    strategies: tuple[str, ...],
+    pre_params: Params,
+    ft_params: Params,
+    ft_start: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Every stage of a run: the pretrained model (``pre_params``, one model), each strategy's
+    (``ft_params``, one a strategy, whose codes started at ``ft_start`` (K, N, code)), and
+    the references that need no training. Returns every stage's code and ``metrics.json``."""
+    x, y, is_train, labelled = split.x, split.y, split.is_train, split.is_labelled
+    test = ~is_train
+    # kNN, probe and silhouette of a code: on a seeded sample above REFERENCE_SAMPLES samples
+    # (a kNN of a million 32-D codes would take longer than the training).
+    picked = metrics.seeded_rows(labelled, REFERENCE_SAMPLES)
+
+    def quality(code: np.ndarray) -> dict[str, float]:
+        return metrics.code_quality(code[picked], y[picked], labelled[picked], test[picked])
+
+    pre, fine = Outputs.of(model, pre_params, x), Outputs.of(model, ft_params, x)
+    pre_code, pre_test_mse = pre.codes[0], pre.mse(0, test)
+    result: dict = {
+        "data": {
+            "dataset": split.dataset.name,
+            "n_train": split.n_train,
+            "n_labelled": int(labelled.sum()),
+            "n_unlabelled": int((is_train & ~labelled).sum()),
+            "n_test": int(test.sum()),
+            "n_features": int(x.shape[1]),
+            "n_classes": split.dataset.n_classes,
+            "class_names": list(split.dataset.class_names),
+        },
+        "pretrained": {
+            "train_reconstruction_mse": pre.mse(0, is_train),
+            "test_reconstruction_mse": pre_test_mse,
+            **quality(pre_code),
+        },
+        "strategies": {},
+    }
+    if len(picked) < len(y):  # say so where the numbers are
+        result["data"]["code_metrics_sample"] = len(picked)
+    result["references"], pca = references(split, model.code)
+    codes = {"pca": pca, "pretrained": pre_code}
+    for i, name in enumerate(strategies):
+        result["strategies"][name] = model_metrics(
+            split, fine, i, pre_code, pre_test_mse, quality, start=ft_start[i]
+        )
+        codes[name] = fine.codes[i]
+    rows = np.flatnonzero(test)  # the family's own numbers (a VAE's KL) on held-out samples
+    for measure, values in mean_measures(model, pre_params, x, rows).items():
+        result["pretrained"][f"test_{measure}"] = float(values[0])
+    for measure, values in mean_measures(model, ft_params, x, rows).items():
+        for name, value in zip(strategies, values, strict=True):
+            result["strategies"][name][f"test_{measure}"] = float(value)
+    return codes, nan_to_none(result)
+
+
+def nan_to_none(value):
+    """The metrics as JSON can hold them: an undefined number (NaN) becomes ``None``."""
+    if isinstance(value, dict):
+        return {k: nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [nan_to_none(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def references(split: Split, code_size: int) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Codes that need no training: two raw features, PCA to the code size, all features.
+
+    Also returns the PCA projection (N, max(2, code size) or fewer) fitted on the training part;
+    its first ``code_size`` columns are the reference code, its first two the plotted ones.
+    """
+    from sklearn.decomposition import PCA  # heavy: imported when a run is measured
+
+    x, y, is_train = split.x, split.y, split.is_train
+    fit, test = split.is_labelled, ~is_train
+    n_components = min(max(2, code_size), x.shape[1], int(is_train.sum()))
+    # Above REFERENCE_SAMPLES samples, PCA is fitted and every code scored on a seeded sample
+    # of that size (a kNN over every raw feature of every sample would not finish).
+    picked = metrics.seeded_rows(fit, REFERENCE_SAMPLES)
+    pca = PCA(n_components=n_components).fit(np.asarray(x[picked[is_train[picked]]]))
+    projection = np.concatenate(
+        [pca.transform(np.asarray(x[i : i + 65_536])) for i in range(0, len(x), 65_536)]
+    )
+
+    def quality(code: np.ndarray) -> dict[str, float]:
+        return metrics.code_quality(code[picked], y[picked], fit[picked], test[picked])
+
+    references = {
+        "raw": quality(np.asarray(x[:, :2])),
+        "pca": {
+            "n_components": min(code_size, n_components),
+            **quality(projection[:, :code_size]),
+        },
+        "all_features": metrics.code_quality(
+            np.asarray(x[picked]), y[picked], fit[picked], test[picked]
+        ),  # x[picked]: only the sampled rows are read
+    }
+    return references, projection.astype(np.float32)

@@ -1,0 +1,90 @@
+"""Trained models on data: codes, reconstructions, class scores and a family's own measures
+of M models (the leading axis of their parameters) at once, a block of rows at a time."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from aelab.models import AbstractModel, Params
+from aelab.training.parallel import host
+
+APPLY_ROWS = 65_536  # rows evaluated at a time: bounded device memory for any data size
+
+
+def _blocks(fn: Callable, params: Params, x: np.ndarray, rows: np.ndarray | None = None) -> list:
+    """``fn(params, block)`` of every block of ``APPLY_ROWS`` rows (of ``rows``, all by
+    default), on the host."""
+    if rows is None:
+        return [
+            jax.tree.map(host, fn(params, np.asarray(x[i : i + APPLY_ROWS])))
+            for i in range(0, len(x), APPLY_ROWS)
+        ]
+    return [
+        jax.tree.map(host, fn(params, np.asarray(x[rows[i : i + APPLY_ROWS]])))
+        for i in range(0, len(rows), APPLY_ROWS)
+    ]
+
+
+def _joined(blocks: list):
+    """The blocks' arrays joined along the samples (axis 1, after the models')."""
+    return jax.tree.map(lambda *parts: np.concatenate(parts, axis=1), *blocks)
+
+
+@functools.cache
+def _apply_fn(model: AbstractModel) -> Callable:
+    return jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+
+
+def apply_batched(
+    model: AbstractModel, params: Params, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(codes, reconstructions, logits)`` of M models (leading axis of ``params``) on ``x``."""
+    return _joined(_blocks(_apply_fn(model), params, x))
+
+
+@functools.cache
+def _errors_fn(model: AbstractModel) -> Callable:
+    def one(params, x):
+        codes, recon, logits = model.apply(params, x)
+        return codes, jnp.mean((recon - x) ** 2, axis=-1), logits
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+
+
+def errors_batched(
+    model: AbstractModel, params: Params, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`apply_batched`, with each sample's mean squared reconstruction error
+    (M, N) in place of the reconstructions: what data too large for (M, N, D) needs."""
+    return _joined(_blocks(_errors_fn(model), params, x))
+
+
+@functools.cache
+def _encode_fn(model: AbstractModel) -> Callable:
+    return jax.jit(jax.vmap(model.encode, in_axes=(0, None)))
+
+
+def encode_batched(model: AbstractModel, params: Params, x: np.ndarray) -> np.ndarray:
+    """The codes (M, N, code) of M models on ``x``."""
+    return _joined(_blocks(_encode_fn(model), params, x))
+
+
+@functools.cache
+def _measures_fn(model: AbstractModel) -> Callable:
+    return jax.jit(jax.vmap(model.measures, in_axes=(0, None)))
+
+
+def mean_measures(
+    model: AbstractModel, params: Params, x: np.ndarray, rows: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The mean over ``rows`` of each of the family's own measures
+    (:meth:`AbstractModel.measures`) of M models on ``x``: (M,) each."""
+    if not len(rows):
+        return {}
+    values = _joined(_blocks(_measures_fn(model), params, x, rows))
+    return {name: np.asarray(jnp.mean(jnp.asarray(v), axis=1)) for name, v in values.items()}

@@ -1,0 +1,140 @@
+"""The compiled training program: many models, one program, no Python in the step.
+
+A phase trains S groups of K models: every parameter leaf has leading axes (S, K). Each
+group has its own data (a seed's split), each model its own loss weights, learning rate,
+noise level, penalty scale and masks (``jax.vmap`` twice). :func:`chunk_program` compiles
+``n_steps`` steps of all of them as one ``lax.scan``, cached per shape and setting;
+:mod:`aelab.training.trainer` runs it chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from aelab.config.noise import Noise
+from aelab.models import AbstractModel, Params
+from aelab.training.corruption import corrupt
+from aelab.training.feeding import Batch, Feed, select
+from aelab.training.losses import cross_entropy, masked_mean, reconstruction_error
+from aelab.training.parallel import Mesh, constrain
+
+HISTORY_FIELDS = ("loss", "cross_entropy", "reconstruction", "penalty")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A model's numbers (each (S, K) for a phase): the weights of its loss terms, the scale
+    of its family's penalty (a sweep's beta), and the level of its input noise."""
+
+    ce: jax.Array
+    recon: jax.Array
+    penalty: jax.Array
+    noise_level: jax.Array
+
+
+jax.tree_util.register_dataclass(
+    Weights, data_fields=["ce", "recon", "penalty", "noise_level"], meta_fields=[]
+)
+
+
+def objective(
+    model: AbstractModel,
+    params: Params,
+    batch: Batch,
+    key: jax.Array,
+    weights: Weights,
+    noise_kind: str | None = None,
+) -> tuple[jax.Array, tuple[jax.Array, Params | None]]:
+    """One model's loss, its parts ``(loss, ce, recon, penalty)``, and the running statistics
+    of batch norm after this step (``None`` without batch norm).
+
+    ``loss = ce_weight * cross-entropy + recon_weight * (reconstruction error + penalty)``,
+    where ``penalty`` is the family's own term times ``weights.penalty``. The cross-entropy
+    sees the clean input and the labelled samples (``label_mask``); the reconstruction term
+    and the penalty see the training samples (``recon_mask``). With a ``noise_kind``, the
+    reconstruction term sees a corrupted input and is scored against the clean one (a
+    denoising autoencoder). ``key`` drives the noise and the model's own randomness.
+    """
+    k_noise, k_clean, k_noisy = jax.random.split(key, 3)  # unused ones are compiled away
+    # The samples this model may learn from: all training samples when it reconstructs, only
+    # the labelled ones when it does not (batch statistics and noise see nothing more).
+    rows = jnp.where(weights.recon > 0, batch.recon_mask, batch.label_mask)
+    (_, x_hat, logits, penalty), stats = model.train_forward(params, batch.x, k_clean, rows)
+    if noise_kind is not None:
+        noisy = corrupt(k_noise, batch.x, Noise(noise_kind, weights.noise_level), rows)
+        (_, x_hat, _, penalty), _ = model.train_forward(params, noisy, k_noisy, rows)
+    recon = reconstruction_error(batch.x, x_hat, batch.recon_mask)
+    penalty = weights.penalty * masked_mean(penalty, batch.recon_mask)
+    ce = cross_entropy(logits, batch.y, batch.label_mask)
+    loss = weights.ce * ce + weights.recon * (recon + penalty)
+    return loss, (jnp.stack([loss, ce, recon, penalty]), stats)
+
+
+def optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation:
+    """Adam; the learning rate lives in its state, so the models of a phase may differ in it."""
+    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
+
+
+@functools.cache
+def init_optimizers() -> Callable:
+    """The optimiser states (S, K) of parameters (S, K, ...) and learning rates (S, K)."""
+    one = jax.vmap(lambda params, lr: optimizer(lr).init(params))
+    return jax.jit(jax.vmap(one))
+
+
+@functools.cache
+def chunk_program(
+    model: AbstractModel,
+    n_steps: int,
+    noise_kind: str | None,
+    feed: Feed,
+    mesh: Mesh | None = None,
+    snapshots: bool = True,
+) -> Callable:
+    """A compiled function running ``n_steps`` steps of S groups of K models.
+
+    It maps ``(params, opt_state, keys, weights, batch, rows)`` to ``(params, opt_state,
+    keys, parts, codes)``: parameters, optimiser states and random streams (S, K) after the
+    steps, each step's ``HISTORY_FIELDS`` (S, K, n_steps, 4), and with ``snapshots`` the code
+    of every sample of its group (S, K, N, code). ``batch`` holds each group's data, ``x`` (S,
+    N, D) and ``y`` (S, N), and each model's masks (S, K, N); ``rows`` is the host's feed of
+    these steps (:class:`~aelab.training.feeding.HostFeed`), ``None`` when there is none.
+    ``mesh`` shards every step's samples over its devices (one group trained data-parallel).
+    """
+    shard = constrain(mesh)
+    # A deterministic full-batch model with no input noise draws nothing: leave the key
+    # alone, so the step compiles and runs without random-number kernels.
+    random = noise_kind is not None or model.uses_randomness or feed.batch_size is not None
+    grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
+
+    def one_model(params, opt_state, key, weights, batch, rows):
+        opt = optimizer(opt_state.hyperparams["learning_rate"])
+
+        def step(carry, step_rows):
+            params, opt_state, key = carry
+            key, step_key = jax.random.split(key) if random else (key, key)
+            seen, step_key = select(feed, batch, step_rows, step_key)
+            if feed.batch_size is not None:
+                seen = shard(seen)
+            (_, (parts, stats)), grads = grad_fn(model, params, seen, step_key, weights, noise_kind)
+            updates, opt_state = opt.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            if stats is not None:  # running statistics are replaced, never trained
+                params = {**params, "stats": stats}
+            return (params, opt_state, key), parts
+
+        (params, opt_state, key), parts = jax.lax.scan(
+            step, (params, opt_state, key), rows, length=n_steps
+        )
+        codes = model.encode(params, batch.x) if snapshots and not feed.streamed else None
+        return params, opt_state, key, parts, codes
+
+    # Inside a group: the data is the group's (shared, never copied), the masks each model's.
+    in_group = jax.vmap(one_model, in_axes=(0, 0, 0, 0, Batch(None, None, 0, 0), None))
+    return jax.jit(jax.vmap(in_group))
