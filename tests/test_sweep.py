@@ -65,6 +65,20 @@ def test_a_row_is_the_single_run_with_the_same_settings(small_sweep, seed, label
         assert row[metric] == pytest.approx(alone[metric], rel=1e-3, abs=1e-4), metric
 
 
+def test_a_minibatch_row_is_the_single_run_too(tmp_path):
+    """A sweep's slice is a plan of the same trainer as a run: the same epochs of minibatches
+    for a seed, so a deterministic model's row has that run's numbers."""
+    train = aelab.TrainConfig(pretrain_steps=200, finetune_steps=200, snapshot_every=100,
+                              batch_size=16)  # fmt: skip
+    grid = SweepConfig(base=aelab.RunConfig(train=train), seeds=(0, 1), baselines=False)
+    rows = sweep(grid, out=tmp_path, name="mb").results
+    alone = train_and_evaluate(aelab.RunConfig(seed=1, train=train)).metrics["strategies"]
+    for strategy, numbers in alone.items():
+        (row,) = rows[(rows["seed"] == 1) & (rows["strategy"] == strategy)].to_dict("records")
+        for metric in ("test_accuracy", "cka_to_pretrained", "test_reconstruction_mse"):
+            assert row[metric] == pytest.approx(numbers[metric], rel=1e-4, abs=1e-5), metric
+
+
 def test_summary_holds_mean_sd_and_a_t_interval(small_sweep):
     rows, summary = small_sweep.results, small_sweep.summary
     values = rows[
