@@ -39,7 +39,7 @@ def _greedy(model, batch, steps=300, learning_rates=(0.01,), **kw):
     )
     mask = np.stack([np.asarray(batch.recon_mask)] * k)[None]
     grouped = Batch(np.asarray(batch.x)[None], np.asarray(batch.y)[None], mask, mask)
-    phase_keys = jax.random.key(1)[None]
+    phase_keys = [jax.random.key(1)]
     result = greedy_pretrain(model, models, grouped, Schedule(steps, 100), phase_keys, **kw)
     return init, result.group(0)
 

@@ -17,15 +17,11 @@ from aelab.errors import ConfigError
 from aelab.models import DEFAULT_FAMILY, FAMILIES, AbstractModel, Family, Layout
 from aelab.models.layers import ACTIVATIONS
 
-# (name, type, default) of the settings every family shares, in the order config files list them
+# (name, type, default) of the settings every family shares, in the order config files list
+# them: a Layout's (but the data's sizes), the input noise, the family.
 _SHARED: list[tuple[str, Any, Any]] = [
-    ("hidden", "tuple[int, ...]", ()),
-    ("code", "int", 2),
-    ("activation", "str", "sigmoid"),
-    ("code_activation", "str", "sigmoid"),
+    *((f.name, f.type, f.default) for f in dataclasses.fields(Layout) if f.name in Layout.SHARED),
     ("noise", "str", "none"),
-    ("dropout", "float", 0.0),
-    ("batch_norm", "bool", False),
     ("family", "str", DEFAULT_FAMILY),
 ]
 
@@ -89,7 +85,7 @@ def _layout(self, n_inputs: int, n_classes: int) -> Layout:
 
 def _build(self, n_inputs: int, n_classes: int) -> AbstractModel:
     """The model this config describes, for ``n_inputs`` features and ``n_classes`` classes."""
-    return self.spec.build(self.layout(n_inputs, n_classes), self.settings)
+    return self.spec.make(self.layout(n_inputs, n_classes), self.settings)
 
 
 def _own_keys(self) -> dict[str, Any]:

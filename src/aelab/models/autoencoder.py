@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from aelab.models.base import AbstractModel, Family, Forward, Layout, NoSettings, Params
+from aelab.models.base import AbstractModel, Family, Forward, Layout, Params
 from aelab.models.layers import (
     ACTIVATIONS,
     BN_EPS,
@@ -28,22 +28,16 @@ from aelab.models.layers import (
 
 
 @dataclass(frozen=True)
-class Autoencoder(AbstractModel):
-    """Encoder ``D -> hidden... -> code``, mirrored linear-output decoder, softmax head.
+class Autoencoder(Layout, AbstractModel):
+    """Encoder ``D -> hidden... -> code``, mirrored linear-output decoder, softmax head: a
+    :class:`Layout` (sizes, activations, dropout, batch norm) and the decoder's last
+    activation.
 
     With ``hidden=()`` this is the original experiment's network: ``z = sigmoid(W x + b)``,
     ``x_hat = W' z + b'``, ``p = softmax(V z + c)``.
     """
 
-    n_inputs: int
-    n_classes: int
-    hidden: tuple[int, ...] = ()
-    code: int = 2
-    activation: str = "sigmoid"
-    code_activation: str = "sigmoid"
-    dropout: float = 0.0
     output_activation: str = "linear"  # of the decoder's last layer
-    batch_norm: bool = False
 
     def __post_init__(self) -> None:
         # Internal contract; user-facing settings are validated in aelab.config first.
@@ -229,25 +223,11 @@ class Autoencoder(AbstractModel):
         return jnp.zeros(z.shape[0])
 
 
-def _build(layout: Layout, settings: NoSettings) -> Autoencoder:
-    return Autoencoder(
-        n_inputs=layout.n_inputs,
-        n_classes=layout.n_classes,
-        hidden=layout.hidden,
-        code=layout.code,
-        activation=layout.activation,
-        code_activation=layout.code_activation,
-        dropout=layout.dropout,
-        batch_norm=layout.batch_norm,
-    )
-
-
 FAMILY = Family(
     name="ae",
     title="autoencoder",
     summary="autoencoder: the code is the encoder's output (the original experiment)",
     model=Autoencoder,
-    build=_build,
     greedy=True,
     default=True,  # the original experiment's
 )

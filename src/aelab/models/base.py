@@ -15,9 +15,10 @@ The registry (:data:`aelab.models.FAMILIES`) finds every module of the package t
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 
@@ -29,6 +30,11 @@ Forward = tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params | None
 @dataclass(frozen=True)
 class Layout:
     """The network settings every family shares, with the sizes the data gives."""
+
+    # the settings a config holds (the sizes come from the data)
+    SHARED: ClassVar[tuple[str, ...]] = (
+        "hidden", "code", "activation", "code_activation", "dropout", "batch_norm"
+    )  # fmt: skip
 
     n_inputs: int
     n_classes: int
@@ -128,7 +134,8 @@ class Family:
         title: what figures call it ("autoencoder").
         summary: one line for the help and the README.
         model: the model class (checkpoints rebuild it from its fields).
-        build: the model for a :class:`Layout` and the family's settings.
+        build: the model for a :class:`Layout` and the family's settings; by default the
+            model class called with both as keywords (their fields are its fields).
         settings: the family's own settings.
         decodes: it decodes a code alone (``aelab generate``, ``inverse_transform``).
         prior: codes can be drawn from a prior N(0, I) (``generate --mode prior``).
@@ -143,11 +150,17 @@ class Family:
     title: str
     summary: str
     model: type[AbstractModel]
-    build: Callable[[Layout, Any], AbstractModel]
     settings: type[AbstractSettings] = NoSettings
+    build: Callable[[Layout, Any], AbstractModel] | None = None
     decodes: bool = True
     prior: bool = False
     greedy: bool = False
     penalty: str = ""
     penalty_weight: str | None = None
     default: bool = False
+
+    def make(self, layout: Layout, settings: AbstractSettings) -> AbstractModel:
+        """The family's model for ``layout`` and ``settings``."""
+        if self.build is not None:
+            return self.build(layout, settings)
+        return self.model(**dataclasses.asdict(layout), **dataclasses.asdict(settings))

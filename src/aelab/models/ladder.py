@@ -312,8 +312,8 @@ FAMILY = Family(
     title="ladder network",
     summary="ladder network (Rasmus et al. 2015): denoising costs at every layer",
     model=LadderNetwork,
-    build=_build,
     settings=LadderSettings,
+    build=_build,
     decodes=False,
     penalty="weighted denoising costs of every layer beyond the input's reconstruction",
 )

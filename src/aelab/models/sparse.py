@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from aelab.checks import require_number
 from aelab.errors import ConfigError
 from aelab.models.autoencoder import Autoencoder
-from aelab.models.base import AbstractSettings, Family, Layout, Params
+from aelab.models.base import AbstractSettings, Family, Params
 
 _EPS = 1e-6  # keeps the KL finite when a unit's mean activation reaches 0 or 1
 
@@ -99,27 +99,11 @@ class SparseSettings(AbstractSettings):
         return [f"sparsity {self.sparsity:g} (target {self.sparsity_target:g})"]
 
 
-def _build(layout: Layout, settings: SparseSettings) -> SparseAutoencoder:
-    return SparseAutoencoder(
-        n_inputs=layout.n_inputs,
-        n_classes=layout.n_classes,
-        hidden=layout.hidden,
-        code=layout.code,
-        activation=layout.activation,
-        code_activation=layout.code_activation,
-        dropout=layout.dropout,
-        batch_norm=layout.batch_norm,
-        sparsity=settings.sparsity,
-        sparsity_target=settings.sparsity_target,
-    )
-
-
 FAMILY = Family(
     name="sparse",
     title="sparse autoencoder",
     summary="sparse autoencoder: KL to a target activation (sigmoid code) or L1 on the code",
     model=SparseAutoencoder,
-    build=_build,
     settings=SparseSettings,
     greedy=True,
     penalty="sparsity of the code: sum of KL(target || mean activation), or L1",

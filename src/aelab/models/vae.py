@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from aelab.checks import require_number
 from aelab.errors import ConfigError
 from aelab.models.autoencoder import Autoencoder
-from aelab.models.base import AbstractSettings, Family, Forward, Layout, Params
+from aelab.models.base import AbstractSettings, Family, Forward, Params
 from aelab.models.layers import ForwardPass, dense
 
 
@@ -97,26 +97,11 @@ class VAESettings(AbstractSettings):
         return [f"β = {self.beta:g}"]
 
 
-def _build(layout: Layout, settings: VAESettings) -> VariationalAutoencoder:
-    return VariationalAutoencoder(
-        n_inputs=layout.n_inputs,
-        n_classes=layout.n_classes,
-        hidden=layout.hidden,
-        code=layout.code,
-        activation=layout.activation,
-        code_activation=layout.code_activation,
-        dropout=layout.dropout,
-        batch_norm=layout.batch_norm,
-        beta=settings.beta,
-    )
-
-
 FAMILY = Family(
     name="vae",
     title="VAE",
     summary="variational autoencoder: the code is the posterior mean; beta * KL in the loss",
     model=VariationalAutoencoder,
-    build=_build,
     settings=VAESettings,
     prior=True,
     penalty="beta-weighted KL(q(z|x) || N(0, I)) / D",

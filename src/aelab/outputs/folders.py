@@ -34,7 +34,10 @@ _UNREADABLE = (
 
 
 def damaged(path: Path, problem: str) -> RunFolderError:
-    """The one-line error of a damaged file."""
+    """The one-line error of a damaged file (what the file holds is quoted on one line)."""
+    problem = problem.replace("\r", "\\r").replace("\n", "\\n")
+    if len(problem) > 300:
+        problem = problem[:300] + "…"
     return RunFolderError(f"{path}: {problem}; rerun to write it again, or restore the file")
 
 

@@ -20,7 +20,6 @@ from jax.sharding import NamedSharding, PartitionSpec
 from aelab.training.parallel import AXIS, Mesh
 
 SAMPLINGS = ("epochs", "draws")
-ORDER_STREAM = 0x5EED  # folded into a phase's key: the stream of its epochs' orders
 READ_BYTES = 64 * 2**20  # rows read from disk at a time, as float32
 
 
@@ -189,7 +188,9 @@ class EpochOrder:
     permutes all its rows once; the last two epochs drawn are kept, so the cost is one
     permutation an epoch."""
 
-    def __init__(self, key: jax.Array, mask: np.ndarray, batch_size: int) -> None:
+    def __init__(self, key: jax.Array | np.ndarray, mask: np.ndarray, batch_size: int) -> None:
+        # ``key``: a key, or its key data
+        data = key if isinstance(key, np.ndarray) else jax.random.key_data(key)
         self.rows = np.flatnonzero(np.asarray(mask) > 0)
         self.batch_size = batch_size
         self.per_epoch = len(self.rows) // batch_size
@@ -197,7 +198,7 @@ class EpochOrder:
             raise ValueError(f"batch_size={batch_size} is larger than the {len(self.rows)} rows")
         if len(mask) >= 2**31:
             raise ValueError("epochs index rows with int32: at most 2**31 - 1 rows")
-        self.seed = [int(v) for v in np.asarray(jax.random.key_data(key)).ravel()]
+        self.seed = [int(v) for v in np.asarray(data).ravel()]
         self._epochs: dict[int, np.ndarray] = {}
 
     def epoch(self, e: int) -> np.ndarray:
@@ -247,9 +248,10 @@ class HostFeed:
             masks = np.asarray(batch.recon_mask)  # (S, K, N)
             if not (masks == masks[:, :1]).all():
                 raise ValueError("the models of a group walk through the same training rows")
+            seeds = np.asarray(jax.random.key_data(order_keys))  # (S, key data): no indexing
             self.orders = [
-                EpochOrder(key, mask, feed.batch_size)
-                for key, mask in zip(order_keys, masks[:, 0], strict=True)
+                EpochOrder(seed, mask, feed.batch_size)
+                for seed, mask in zip(seeds, masks[:, 0], strict=True)
             ]
         if feed.streamed:
             self.reader = DiskReader(

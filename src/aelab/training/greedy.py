@@ -16,9 +16,15 @@ import jax
 import numpy as np
 
 from aelab.models import AbstractModel, Params
-from aelab.training.feeding import ORDER_STREAM, Batch
+from aelab.training.feeding import Batch
+from aelab.training.keys import ORDER_STREAM, key_stack, split_keys
 from aelab.training.parallel import Mesh
-from aelab.training.trainer import Models, PhaseResult, Schedule, train_groups
+from aelab.training.trainer import (
+    Models,
+    PhaseResult,
+    Schedule,
+    train_groups,
+)
 
 
 def greedy_pretrain(
@@ -26,14 +32,14 @@ def greedy_pretrain(
     models: Models,
     batch: Batch,
     schedule: Schedule,
-    phase_keys: jax.Array,
+    phase_keys: list[jax.Array],
     *,
     noise_kind: str | None = None,
     on_progress: Callable[[int], None] | None = None,
     mesh: Mesh | None = None,
 ) -> PhaseResult:
     """Pretrain S groups of P models (``models``, on ``batch``) layer by layer,
-    ``schedule.steps`` steps a layer; ``phase_keys`` (S,) are the groups' pretraining keys
+    ``schedule.steps`` steps a layer; ``phase_keys`` are the S groups' pretraining keys
     (``models.keys`` are not used: each layer draws its own).
 
     Every model trains as a group of its own (each layer's input is its own model's code):
@@ -89,9 +95,9 @@ class _Stack:
 
     def layer(self, i: int, level: AbstractModel, n_classes: int, phase_keys) -> Models:
         """Layer ``i``'s one-layer models and their random streams."""
-        layer_keys = jax.vmap(lambda k: jax.random.fold_in(k, i))(phase_keys)  # (S,)
-        model_keys = jax.vmap(lambda k: jax.random.split(k, 1))(layer_keys)  # (S, 1)
-        order_keys = jax.vmap(lambda k: jax.random.fold_in(k, ORDER_STREAM))(layer_keys)
+        layer_keys = [jax.random.fold_in(k, i) for k in phase_keys]  # a group's
+        model_keys = np.stack([split_keys(k, 1, [0]) for k in layer_keys])  # (S, 1, key)
+        order_keys = [jax.random.fold_in(k, ORDER_STREAM) for k in layer_keys]
         g = self.s * self.p
         params = {
             "encoder": [self.encoder[i]],
@@ -106,8 +112,8 @@ class _Stack:
             params=params,
             weights=self.weights,
             learning_rate=self.learning_rate,
-            keys=jax.numpy.repeat(model_keys, self.p, axis=0),
-            order_keys=jax.numpy.repeat(order_keys, self.p, axis=0),
+            keys=jax.random.wrap_key_data(np.repeat(model_keys, self.p, axis=0)),
+            order_keys=key_stack([k for k in order_keys for _ in range(self.p)]),
         )
 
     def keep(self, i: int, level: AbstractModel, result: PhaseResult) -> None:

@@ -74,6 +74,10 @@ def encode_batched(model: AbstractModel, params: Params, x: np.ndarray) -> np.nd
     return _joined(_blocks(_encode_fn(model), params, x))
 
 
+def _first(params: Params) -> Params:
+    return jax.tree.map(lambda a: a[0], params)
+
+
 @functools.cache
 def _measures_fn(model: AbstractModel) -> Callable:
     return jax.jit(jax.vmap(model.measures, in_axes=(0, None)))
@@ -84,7 +88,7 @@ def mean_measures(
 ) -> dict[str, np.ndarray]:
     """The mean over ``rows`` of each of the family's own measures
     (:meth:`AbstractModel.measures`) of M models on ``x``: (M,) each."""
-    if not len(rows):
-        return {}
+    if not len(rows) or not jax.eval_shape(model.measures, _first(params), x[:1]):
+        return {}  # (a family without measures: nothing to compile)
     values = _joined(_blocks(_measures_fn(model), params, x, rows))
     return {name: np.asarray(jnp.mean(jnp.asarray(v), axis=1)) for name, v in values.items()}

@@ -25,8 +25,9 @@ import numpy as np
 from aelab.config import STRATEGIES, RunConfig, parse_noise
 from aelab.errors import ConfigError, TrainingError
 from aelab.models import AbstractModel, Params
-from aelab.training.feeding import ORDER_STREAM, Batch
+from aelab.training.feeding import Batch
 from aelab.training.greedy import greedy_pretrain
+from aelab.training.keys import ORDER_STREAM, key_stack, split_keys
 from aelab.training.parallel import Mesh
 from aelab.training.program import Weights
 from aelab.training.trainer import (
@@ -55,8 +56,8 @@ class Member:
 
     Attributes:
         name: what messages and checkpoints call it: a strategy, or ``"pretrained"``.
-        labels: its label count: the labelled samples its cross-entropy sees (``None``: every
-            training sample, which is all pretraining sees).
+        labels: its label count, whose labelled samples its cross-entropy sees (``None``:
+            every training sample is labelled); pretraining sees no label at all.
         learning_rate: its Adam step size.
         noise: its input noise (``kind:level`` of the program's kind), ``None`` for none.
         beta: the scale of its family's penalty (a sweep's beta), ``None`` for 1.
@@ -349,15 +350,15 @@ def _train_phase(
 
 def _inputs(
     plan: Plan, phase: Phase, starts: list[list[Params]], data: Sequence[SeedData]
-) -> tuple[Models, Batch, jax.Array]:
+) -> tuple[Models, Batch, list[jax.Array]]:
     """A phase's models (S groups of its members), their data and masks, and each group's
     key of the phase (``stream`` folded into the seed's key)."""
     members = phase.members
-    phase_keys = jax.numpy.stack(
-        [jax.random.fold_in(jax.random.key(seed), phase.stream) for seed in plan.seeds]
-    )
+    phase_keys = [jax.random.fold_in(jax.random.key(seed), phase.stream) for seed in plan.seeds]
+    # each member's stream: the phase's first for every pretraining member, else its own
     n_keys = 1 if phase.shared_stream else len(members)
-    keys = jax.vmap(lambda k: jax.random.split(k, n_keys))(phase_keys)
+    rows = [0 if phase.shared_stream else k for k in range(len(members))]
+    keys = np.stack([split_keys(key, n_keys, rows) for key in phase_keys])
     kind = parse_noise(plan.config.model.noise)
 
     def per_model(values) -> np.ndarray:  # (S, K): one value per member, the same each seed
@@ -376,8 +377,8 @@ def _inputs(
             noise_level=per_model([level(m) for m in members]),
         ),
         learning_rate=per_model([m.learning_rate for m in members]),
-        keys=keys[:, [0 if phase.shared_stream else k for k in range(len(members))]],
-        order_keys=jax.vmap(lambda k: jax.random.fold_in(k, ORDER_STREAM))(phase_keys),
+        keys=jax.random.wrap_key_data(keys),
+        order_keys=key_stack([jax.random.fold_in(k, ORDER_STREAM) for k in phase_keys]),
     )
     # pretraining never sees a label: its minibatches are drawn from the training rows
     labelled = [

@@ -15,8 +15,9 @@ import jax
 import numpy as np
 
 from aelab.models import AbstractModel, Params
-from aelab.training.feeding import ORDER_STREAM, Batch, Feed, HostFeed, pad_rows
+from aelab.training.feeding import Batch, Feed, HostFeed, pad_rows
 from aelab.training.inference import encode_batched
+from aelab.training.keys import ORDER_STREAM, key_stack, split_keys
 from aelab.training.parallel import Mesh, host, padded, place, place_tree
 from aelab.training.program import Weights, chunk_program, init_optimizers
 
@@ -381,11 +382,12 @@ def train_phase(
             noise_level=ones * (0.0 if noise is None else noise.level),
         ),  # fmt: skip
         learning_rate=ones * np.float32(learning_rate),
-        keys=jax.random.split(key, m)[None],
-        order_keys=jax.random.fold_in(key, ORDER_STREAM)[None],
+        keys=jax.random.wrap_key_data(split_keys(key, m, list(range(m)))[None]),
+        order_keys=key_stack([jax.random.fold_in(key, ORDER_STREAM)]),
     )
-    masks = np.broadcast_to(np.asarray(batch.recon_mask, np.float32), (1, m, n := len(batch.y)))
-    labels = np.broadcast_to(np.asarray(batch.label_mask, np.float32), (1, m, n))
+    shape = (1, m, len(batch.y))  # every model sees the batch's masks
+    masks = np.broadcast_to(np.asarray(batch.recon_mask, np.float32), shape)
+    labels = np.broadcast_to(np.asarray(batch.label_mask, np.float32), shape)
     x = batch.x[None] if isinstance(batch.x, np.memmap) else np.asarray(batch.x)[None]
     grouped = Batch(x, np.asarray(batch.y)[None], masks, labels)
     schedule = Schedule(steps, snapshot_every, batch_size, sampling)
