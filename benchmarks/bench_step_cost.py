@@ -19,7 +19,8 @@ import numpy as np
 from aelab.data import load_dataset, split_dataset
 from aelab.models.autoencoder import Autoencoder
 from aelab.training.feeding import Batch
-from aelab.training.trainer import stack, to_numpy, train_phase, unstack
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy, unstack
 
 
 def main() -> None:

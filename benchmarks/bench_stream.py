@@ -37,7 +37,8 @@ import aelab
 from aelab.data import load_file, split_dataset
 from aelab.models.autoencoder import Autoencoder
 from aelab.training.feeding import Batch
-from aelab.training.trainer import stack, to_numpy, train_phase
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy
 
 D, HIDDEN, CODE, BATCH, CLASSES = 784, (512, 256), 32, 256, 10
 

@@ -28,7 +28,8 @@ import numpy as np
 
 from aelab.models.autoencoder import Autoencoder
 from aelab.training.feeding import Batch
-from aelab.training.trainer import stack, to_numpy, train_phase
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy
 
 N, D, HIDDEN, CODE, BATCH = 60_000, 784, (512, 256), 32, 256
 SIZES = (D, *HIDDEN, CODE)

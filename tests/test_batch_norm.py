@@ -5,7 +5,8 @@ from aelab.data import load_dataset, split_dataset
 from aelab.models.autoencoder import Autoencoder
 from aelab.outputs.checkpoint import load_checkpoint, save_checkpoint
 from aelab.training.feeding import Batch
-from aelab.training.trainer import stack, to_numpy, train_phase, unstack
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy, unstack
 
 # A linear code makes the normalised pre-activation visible in the code itself.
 BN = Autoencoder(n_inputs=4, n_classes=3, code=3, code_activation="linear", batch_norm=True)

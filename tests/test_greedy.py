@@ -7,7 +7,8 @@ from aelab.models.autoencoder import Autoencoder
 from aelab.training.feeding import Batch
 from aelab.training.greedy import greedy_pretrain
 from aelab.training.program import Weights
-from aelab.training.trainer import Models, Schedule, stack, to_numpy, train_phase, unstack
+from aelab.training.trainer import Models, Schedule, train_phase
+from aelab.training.trees import stack, to_numpy, unstack
 
 DEEP = Autoencoder(n_inputs=4, n_classes=3, hidden=(8, 6), code=2, activation="tanh")
 

@@ -13,7 +13,8 @@ from aelab.models.autoencoder import Autoencoder
 from aelab.training.experiment import train_and_evaluate
 from aelab.training.feeding import Batch, EpochOrder, draw_minibatch
 from aelab.training.program import HISTORY_FIELDS
-from aelab.training.trainer import stack, to_numpy, train_phase
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,8 @@ def _tiny_batch(model, n=40):
 @pytest.mark.parametrize("model", FAMILIES)
 def test_the_loss_goes_down_and_a_checkpoint_gives_identical_predictions(model, tmp_path):
     from aelab.outputs.checkpoint import load_checkpoint, save_checkpoint
-    from aelab.training.trainer import stack, to_numpy, train_phase, unstack
+    from aelab.training.trainer import train_phase
+    from aelab.training.trees import stack, to_numpy, unstack
 
     x, batch = _tiny_batch(model)
     init = to_numpy(model.init(jax.random.key(0)))
@@ -119,7 +120,8 @@ def test_the_loss_goes_down_and_a_checkpoint_gives_identical_predictions(model, 
 @pytest.mark.parametrize("model", FAMILIES)
 def test_a_model_trains_the_same_whatever_its_batch_neighbours_do(model):
     """vmap keeps models apart: weights, optimiser state, random streams, batch statistics."""
-    from aelab.training.trainer import stack, to_numpy, train_phase
+    from aelab.training.trainer import train_phase
+    from aelab.training.trees import stack, to_numpy
 
     _, batch = _tiny_batch(model)
     inits = [to_numpy(model.init(jax.random.key(s))) for s in (0, 1, 2)]

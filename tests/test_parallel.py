@@ -96,9 +96,8 @@ def test_training_on_two_devices_equals_one_device():
         from aelab.training.parallel import device_mesh
         from aelab.training.feeding import Batch
         from aelab.training.program import Weights
-        from aelab.training.trainer import (
-            Models, Schedule, stack, to_numpy, train_groups, train_phase
-        )
+        from aelab.training.trainer import Models, Schedule, train_groups, train_phase
+        from aelab.training.trees import stack, to_numpy
 
         mesh = device_mesh()
         split = split_dataset(load_dataset("iris"), 0.5, seed=0, labels=3)

@@ -131,3 +131,28 @@ def test_resume_refuses_data_that_changed(tmp_path, monkeypatch):
     assert (folder / "resume.npz").is_file()  # kept for when the data is back
     path.write_text("\n".join(rows) + "\n")
     assert aelab.run(resume=folder).run_dir == tmp_path / "d"
+
+
+@pytest.mark.parametrize(
+    ("array", "value", "message"),
+    [
+        ("state/params/0", np.zeros((3, 3), np.float32), "its parameters are not this model's"),
+        ("state/history", np.zeros((4, 7, 4), np.float32), "a history of shape"),
+        ("state/done", np.array(5000), "5000 steps done of 200"),
+        ("phase", np.array("warmup"), "phase 'warmup'"),
+        ("state/opt/1", np.zeros(9, np.float32), "its optimiser state is not this model's"),
+    ],
+)
+def test_a_damaged_saved_state_is_refused_in_one_line(tmp_path, monkeypatch, capsys, array,
+                                                       value, message):  # fmt: skip
+    folder = _interrupt(tmp_path, monkeypatch, "s", SMALL)
+    with np.load(folder / "resume.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays[array] = value
+    with open(folder / "resume.npz", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--resume", str(folder), "-q"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "s").exists() and (folder / "resume.npz").is_file()

@@ -10,7 +10,8 @@ from aelab.data import load_dataset, split_dataset
 from aelab.errors import ConfigError
 from aelab.models.autoencoder import Autoencoder
 from aelab.training.feeding import Batch
-from aelab.training.trainer import stack, to_numpy, train_phase
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy
 
 
 def test_labels_per_class_are_a_seeded_subset_of_the_training_part():

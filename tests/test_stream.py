@@ -11,7 +11,8 @@ from aelab.data import Dataset, load_file, split_dataset
 from aelab.errors import DataError
 from aelab.models.autoencoder import Autoencoder
 from aelab.training.feeding import Batch
-from aelab.training.trainer import stack, to_numpy, train_phase
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy
 
 N, D = 1200, 12
 

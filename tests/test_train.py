@@ -7,7 +7,8 @@ from aelab.data import load_dataset, split_dataset
 from aelab.models.autoencoder import Autoencoder
 from aelab.training.feeding import Batch
 from aelab.training.program import HISTORY_FIELDS
-from aelab.training.trainer import stack, to_numpy, train_phase, unstack
+from aelab.training.trainer import train_phase
+from aelab.training.trees import stack, to_numpy, unstack
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from aelab.errors import ConfigError
 from aelab.models import FAMILIES
 from aelab.training.inference import apply_batched
 from aelab.training.plan import SeedData, check_batch_size, make_plan, train_plan
-from aelab.training.trainer import stack, unstack
+from aelab.training.trees import stack, unstack
 
 SCALINGS = ("standard", "minmax", "none")
 # Settings of aelab run that are not the estimators' (a run's snapshots; fine-tuning's for

@@ -14,14 +14,6 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.semi_supervised import LabelSpreading
 
-BASELINES = (
-    "logistic regression",
-    "PCA + logistic regression",
-    "MLP",
-    "k-nearest neighbours",
-    "LabelSpreading",
-)
-
 
 def baseline_accuracies(
     x: np.ndarray,

@@ -117,6 +117,14 @@ def _resolve(config: Path | None, settings: dict) -> SweepConfig:
                 f"{run.model.family}; add --model {family} or leave {flag} out"
             )
         grid["betas"] = parsing.float_list(flag, text)
+    old, new = base.base.model.spec, run.model.spec
+    if base.betas and new is not old and grid["betas"] == list(base.betas):
+        # a file's betas weigh its own family's penalty: not another family's
+        raise ConfigError(
+            f"the sweep's betas weigh model family {old.name}'s {old.penalty_weight}; with "
+            f"--model {new.name} give its own values"
+            + (f" (--{new.penalty_weight.replace('_', '-')} ...)" if new.penalty_weight else "")
+        )
     lists = {
         "seeds": parsing.seeds(settings["seeds"]),
         "labels": parsing.label_counts(settings["labels"]),

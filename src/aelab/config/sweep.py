@@ -122,12 +122,6 @@ class SweepConfig:
             for code, noise in itertools.product(codes, kinds.values())
         ]
 
-    def phase_settings(self, run: RunConfig) -> list[tuple[float, str | None, float | None]]:
-        """The settings pretraining depends on, for ``run``'s program: (learning rate, noise
-        of ``run``'s kind or None, beta or None), each one pretrained model a seed."""
-        noises = [n for n in self.noises if noise_kind(n) == noise_kind(run.model.noise)] or [None]
-        return list(itertools.product(self.learning_rates, noises, self.betas or [None]))
-
     def inner_settings(self) -> list[dict[str, Any]]:
         """The vectorised settings, as run-config overrides."""
         return [

@@ -139,7 +139,9 @@ class Family:
         settings: the family's own settings.
         decodes: it decodes a code alone (``aelab generate``, ``inverse_transform``).
         prior: codes can be drawn from a prior N(0, I) (``generate --mode prior``).
-        greedy: it can be pretrained greedily, layer by layer.
+        greedy: it can be pretrained greedily, layer by layer: its model then also has
+            ``layers()``, the one-layer models of its own family from the input up (as
+            :class:`~aelab.models.autoencoder.Autoencoder` has), and its parameters' layout.
         penalty: what its own loss term is ("" for none), for help texts.
         penalty_weight: the setting that weighs that term, which sweeps can vary per model
             (the family's penalty is then computed with weight 1 and scaled per model).

@@ -19,10 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from aelab.config import STRATEGIES, RunConfig, SweepConfig, load_config, load_sweep_config
+from aelab.config import (
+    OUTER,
+    STRATEGIES,
+    RunConfig,
+    SweepConfig,
+    load_config,
+    load_sweep_config,
+)
 from aelab.errors import RunFolderError
 from aelab.models import AbstractModel, Params
 from aelab.outputs.checkpoint import load_checkpoint
+from aelab.outputs.style import shown_rows
 from aelab.training.plan import PRETRAINED
 from aelab.training.program import HISTORY_FIELDS
 
@@ -103,7 +111,7 @@ def _latents(path: Path) -> dict[str, np.ndarray]:
     if not set(strategies) <= set(STRATEGIES) or len(set(strategies)) != len(strategies):
         raise damaged(path, f"its strategies {strategies} are not aelab's")
     image = c.get("image_shape", "iu", 1)
-    if len(image) and int(np.prod(image)) != d:
+    if len(image) and ((image < 1).any() or int(np.prod(image)) != d):
         raise damaged(path, f"its image shape {image.tolist()} does not hold its {d} features")
     for name in ("scaler_mean", "scaler_scale"):
         c.shape(name, c.get(name, "f", 1), (d,))
@@ -111,13 +119,16 @@ def _latents(path: Path) -> dict[str, np.ndarray]:
     if "x_rows" in arrays:  # a run on data from disk keeps only the rows its report shows
         rows = c.get("x_rows", "iu", 1)
         c.shape("x", x, (len(rows), d))
-        if len(rows) and (rows.min() < 0 or rows.max() >= n):
-            raise damaged(path, "array 'x_rows' names samples that do not exist")
-        c.shape("x_first2", c.get("x_first2", "f", 2), (n, min(2, d)))
+        if not np.array_equal(rows, shown_rows(n)):
+            raise damaged(path, "array 'x_rows' is not the samples the report shows")
     else:
         c.shape("x", x, (n, d))
+    if "x_rows" in arrays or "x_first2" in arrays:  # every sample's first two features
+        c.shape("x_first2", c.get("x_first2", "f", 2), (n, min(2, d)))
     k = c.get("code/pretrained", "f", 2).shape[1]
-    c.shape("code/pca", c.get("code/pca", "f", 2), (n, None))
+    if k == 0 or c.get("code/pca", "f", 2).shape[1] == 0:
+        raise damaged(path, "its codes have no unit")
+    c.shape("code/pca", arrays["code/pca"], (n, None))
     steps = {p: c.get(f"snapshot_steps/{p}", "iu", 1) for p in ("pretrain", "finetune")}
     for stage, phase in ((PRETRAINED, "pretrain"), *((s, "finetune") for s in strategies)):
         c.shape(f"code/{stage}", c.get(f"code/{stage}", "f", 2), (n, k))
@@ -183,8 +194,9 @@ def _metrics(path: Path, strategies: list[str]) -> dict:
     _number_tree(path, metrics, "metrics")
     for where, keys in _METRICS.items():
         _typed(path, _table(path, metrics, where), where, keys)
-    data = metrics["data"]
-    _typed(path, data, "data", {k: int for k in _OPTIONAL_COUNTS if k in data})
+    data = metrics["data"]  # the counts of a semi-supervised run come together
+    counts = _OPTIONAL_COUNTS if any(k in data for k in _OPTIONAL_COUNTS) else ()
+    _typed(path, data, "data", dict.fromkeys(counts, int))
     found = _table(path, metrics, "strategies")
     if list(found) != strategies:
         raise damaged(path, f"its strategies {list(found)} are not the run's {strategies}")
@@ -261,7 +273,7 @@ def read_run(path: str | Path) -> RunFolder:
     return RunFolder(path, config, metrics, latents)
 
 
-SWEEP_COLUMNS = ("seed", "labels", "kind", "strategy", "test_accuracy")
+SWEEP_COLUMNS = ("seed", "labels", "kind", "strategy", "recon_weight", "test_accuracy")
 SUMMARY_COLUMNS = ("kind", "strategy", "labels", "n_seeds", "test_accuracy_mean")
 
 
@@ -287,6 +299,9 @@ def read_table(path: Path, columns: tuple[str, ...]):
             if values.isna().ne(frame[column].isna()).any():
                 raise damaged(path, f"column {column!r} holds values that are not numbers")
             frame[column] = values
+    for column in ("seed", "n_seeds", "kind", "strategy"):  # never empty
+        if column in frame.columns and frame[column].isna().any():
+            raise damaged(path, f"column {column!r} has empty cells")
     if not frame["kind"].isin(["aelab", "baseline"]).all():
         raise damaged(path, "column 'kind' holds values other than aelab and baseline")
     return frame
@@ -316,8 +331,9 @@ def read_sweep(path: str | Path, finished: bool = False) -> SweepFolder:
         raise RunFolderError(f"{str(path)!r} is not a sweep folder (no sweep.toml); check the path")
     config = load_sweep_config(path / "sweep.toml")
     results = pd.DataFrame()
-    if (path / "results.csv").is_file():
-        results = read_table(path / "results.csv", SWEEP_COLUMNS)
+    if (path / "results.csv").is_file():  # with a column for each setting the grid varies
+        outer = tuple(name[:-1] for name in OUTER if getattr(config, name))
+        results = read_table(path / "results.csv", (*SWEEP_COLUMNS, *outer))
     summary = None
     if finished or (path / "summary.csv").is_file():
         summary = read_table(path / "summary.csv", SUMMARY_COLUMNS)

@@ -74,7 +74,8 @@ def sweep(
     The folder is ``out/name`` (a timestamp by default). ``results.csv`` is rewritten after
     every slice of ``seeds_per_slice`` seeds, so an interrupted sweep loses at most the slice
     in training; ``resume`` (an existing sweep folder) reads its ``sweep.toml`` and trains
-    only the seeds without rows. ``mesh`` spreads each slice's seeds over its devices.
+    only the seeds without rows. ``mesh`` spreads each slice's seeds over its devices (a
+    slice of one seed trains data-parallel).
     """
     if resume is not None:
         folder = read_sweep(resume)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 
 from aelab.config import RunConfig
@@ -24,16 +25,21 @@ from aelab.models import AbstractModel, Params
 from aelab.training.evaluate import run_metrics
 from aelab.training.parallel import Mesh
 from aelab.training.plan import (
+    FINETUNE,
+    PRETRAIN,
     PRETRAINED,
     Diverged,
     Interrupted,
+    Plan,
     ProgressFn,
     SeedData,
     check_batch_size,
     make_plan,
     train_plan,
 )
-from aelab.training.trainer import PhaseResult, unstack
+from aelab.training.program import init_optimizers
+from aelab.training.trainer import PhaseResult
+from aelab.training.trees import unstack
 
 MAX_SNAPSHOT_BYTES = 2 * 2**30
 
@@ -102,6 +108,8 @@ def train_and_evaluate(
             "(a file changed since); resuming needs the same data, or start a new run"
         )
     the_plan = make_plan(config, split.x.shape[1], split.dataset.n_classes)
+    if resume is not None:
+        check_resume(resume, the_plan, n_samples=len(split.y))
     data = [SeedData.from_splits({config.data.labels: split})]
     try:
         trained = train_plan(the_plan, data, progress=progress, stop=stop, resume=resume, mesh=mesh)
@@ -125,6 +133,45 @@ def train_and_evaluate(
         config, split, the_plan.model, config.strategies, pretrain, finetune, codes, result,
         seconds,
     )  # fmt: skip
+
+
+def check_resume(resume: Interrupted, plan: Plan, n_samples: int) -> None:
+    """Refuse a saved state that does not fit the run it resumes (a damaged ``resume.npz``):
+    its phase, step, and every array's shape."""
+
+    def fail(what: str) -> ConfigError:
+        return ConfigError(
+            f"the interrupted run's saved state does not fit its config ({what}); start a new run"
+        )
+
+    phases = {PRETRAIN: plan.pretrain, FINETUNE: plan.finetune}
+    phase = phases.get(resume.phase)
+    if phase is None or phase.greedy:
+        raise fail(f"phase {resume.phase!r}")
+    if not 0 < resume.state.done < phase.steps:
+        raise fail(f"{resume.state.done} steps done of {phase.steps}")
+    saved = [(resume.state, len(phase.members), resume.state.done)]
+    if resume.phase == FINETUNE:
+        saved.append((resume.pretrain, len(plan.pretrain.members), plan.pretrain.steps))
+    template = jax.eval_shape(plan.model.init, jax.random.key(0))
+    code = plan.model.code
+    for state, k, steps in saved:
+        expected = [(1, k, *leaf.shape) for leaf in jax.tree.leaves(template)]
+        if [np.shape(leaf) for leaf in jax.tree.leaves(state.params)] != expected:
+            raise fail("its parameters are not this model's")
+        if np.shape(state.history) != (1, k, steps, 4):
+            raise fail(f"a history of shape {np.shape(state.history)}")
+        t = len(state.snapshot_steps)
+        if np.shape(state.snapshots) != (t, 1, k, n_samples, code):
+            raise fail(f"snapshots of shape {np.shape(state.snapshots)}")
+    optimiser = jax.eval_shape(
+        init_optimizers(), resume.state.params,
+        np.ones((1, len(phase.members)), np.float32),
+    )  # fmt: skip
+    if [np.shape(a) for a in resume.state.opt_state] != [
+        leaf.shape for leaf in jax.tree.leaves(optimiser)
+    ]:
+        raise fail("its optimiser state is not this model's")
 
 
 def data_fingerprint(split: Split) -> str:

@@ -19,7 +19,6 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from aelab.training.parallel import AXIS, Mesh
 
-SAMPLINGS = ("epochs", "draws")
 READ_BYTES = 64 * 2**20  # rows read from disk at a time, as float32
 
 
@@ -49,11 +48,6 @@ class Batch:
         if isinstance(x, np.memmap):  # stays on disk: training reads it chunk by chunk
             return cls(x, np.asarray(y, np.int32), np.asarray(recon), np.asarray(labels))
         return cls(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32), recon, labels)
-
-    @property
-    def on_disk(self) -> bool:
-        """Whether ``x`` is a memory-mapped file that training reads a stretch at a time."""
-        return isinstance(self.x, np.memmap)
 
 
 jax.tree_util.register_dataclass(
@@ -134,12 +128,22 @@ def draw_minibatch(key: jax.Array, batch: Batch, size: int, shared: bool) -> Bat
     return take_minibatch(batch, idx, jax.random.choice(k_label, n, (size,), p=batch.label_mask))
 
 
-def select(feed: Feed, batch: Batch, rows, key: jax.Array) -> tuple[Batch, jax.Array]:
+def labelled_rows(batch: Batch) -> tuple[jax.Array, jax.Array]:
+    """The rows of a model's labelled samples (first, padded to N) and how many there are:
+    what an epoch's minibatch draws its labelled half from (found once a chunk)."""
+    n = batch.x.shape[0]
+    return jnp.nonzero(batch.label_mask > 0, size=n)[0], jnp.sum(batch.label_mask > 0)
+
+
+def select(
+    feed: Feed, batch: Batch, rows, key: jax.Array, labelled_pool=None
+) -> tuple[Batch, jax.Array]:
     """One model's samples of one step, and what is left of its step ``key``.
 
     ``rows``: the step's part of the host feed: nothing (full batch, draws), the rows of the
     epoch's minibatch (B,), or the rows read from disk ``(x (B, D), y (B,))``. Draws split
-    the key first, so each model draws from its own stream.
+    the key first, so each model draws from its own stream. ``labelled_pool``: the model's
+    :func:`labelled_rows`, for epochs when not every training sample is labelled.
     """
     if feed.batch_size is None:
         return batch, key
@@ -150,11 +154,9 @@ def select(feed: Feed, batch: Batch, rows, key: jax.Array) -> tuple[Batch, jax.A
             if feed.streamed:
                 labelled = jax.random.randint(draw_key, (feed.batch_size,), 0, batch.x.shape[0])
             else:
-                n = batch.x.shape[0]
-                labelled_rows = jnp.nonzero(batch.label_mask > 0, size=n)[0]
-                n_labelled = jnp.sum(batch.label_mask > 0)
+                pool, n_labelled = labelled_pool
                 pick = jax.random.randint(draw_key, (feed.batch_size,), 0, n_labelled)
-                labelled = labelled_rows[pick]
+                labelled = pool[pick]
         if feed.streamed:
             return take_streamed(*rows, batch, labelled), key
         return take_minibatch(batch, rows, labelled), key

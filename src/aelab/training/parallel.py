@@ -1,10 +1,11 @@
 """Several devices and several hosts, on JAX's own runtime: one ``jax.sharding.Mesh``.
 
-A run trains data-parallel: the parameters are replicated on every device of the mesh, and
-the samples of each step are sharded over it (the full batch's rows, or each minibatch's
-rows), so every device computes its share of the loss and XLA sums the gradients. A sweep
-spreads its seeds over the devices instead. The same compiled step serves one device and
-many; only where its arrays live changes.
+A plan of one seed (a run, a sweep's slice of one seed) trains data-parallel: the parameters
+are replicated on every device of the mesh, and the samples of each step are sharded over it
+(the full batch's rows, or each minibatch's rows), so every device computes its share of the
+loss and XLA sums the gradients. A plan of several seeds spreads its seeds over the devices
+instead. The same compiled step serves one device and many; only where its arrays live
+changes.
 
 Several hosts join through :func:`connect` (``jax.distributed.initialize``) before anything
 else touches JAX; the mesh then spans every process's devices, and each process puts only

@@ -37,11 +37,9 @@ from aelab.training.trainer import (
     PhaseResult,
     PhaseState,
     Schedule,
-    stack,
-    to_numpy,
     train_groups,
-    unstack,
 )
+from aelab.training.trees import stack, to_numpy, unstack
 
 # (phase, steps done, steps in the phase); phases are "pretrain" and "finetune".
 ProgressFn = Callable[[str, int, int], None]
@@ -59,7 +57,8 @@ class Member:
         labels: its label count, whose labelled samples its cross-entropy sees (``None``:
             every training sample is labelled); pretraining sees no label at all.
         learning_rate: its Adam step size.
-        noise: its input noise (``kind:level`` of the program's kind), ``None`` for none.
+        noise: its input noise (``kind:level`` of the program's kind); ``None``: the
+            config's own (its level, or none).
         beta: the scale of its family's penalty (a sweep's beta), ``None`` for 1.
         ce_weight, recon_weight: the weights of its loss terms.
         start: the pretraining member it starts from; ``None``: the random initialisation.

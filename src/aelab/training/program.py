@@ -20,7 +20,7 @@ import optax
 from aelab.config.noise import Noise
 from aelab.models import AbstractModel, Params
 from aelab.training.corruption import corrupt
-from aelab.training.feeding import Batch, Feed, select
+from aelab.training.feeding import Batch, Feed, labelled_rows, select
 from aelab.training.losses import cross_entropy, masked_mean, reconstruction_error
 from aelab.training.parallel import Mesh, constrain
 
@@ -115,11 +115,12 @@ def chunk_program(
 
     def one_model(params, opt_state, key, weights, batch, rows):
         opt = optimizer(opt_state.hyperparams["learning_rate"])
+        pool = labelled_rows(batch) if feed.epochs and not feed.shared else None
 
         def step(carry, step_rows):
             params, opt_state, key = carry
             key, step_key = jax.random.split(key) if random else (key, key)
-            seen, step_key = select(feed, batch, step_rows, step_key)
+            seen, step_key = select(feed, batch, step_rows, step_key, pool)
             if feed.batch_size is not None:
                 seen = shard(seen)
             (_, (parts, stats)), grads = grad_fn(model, params, seen, step_key, weights, noise_kind)

@@ -24,7 +24,7 @@ from aelab.training.plan import (
     make_plan,
     train_plan,
 )
-from aelab.training.trainer import unstack
+from aelab.training.trees import unstack
 
 
 def seed_splits(run: RunConfig, dataset: Dataset, seed: int, labels) -> dict[Any, Split]:
@@ -80,15 +80,17 @@ def _model_rows(run, config, the_plan, trained, i: int, seed: int, splits: dict)
     pre_out = Outputs.of(model, unstack(pre.params, i), x)
     out = Outputs.of(model, unstack(fine.params, i), x)
     rows = []
+    scorers = {labels: knn_quality(split) for labels, split in splits.items()}
     for k, m in enumerate(the_plan.finetune.members):
         split, j = splits[m.labels], m.setting
         # A model whose loss stopped being finite (or whose pretraining did: its measures are
         # relative to it) keeps its row, marked, with no numbers.
         bad = bool(fine.diverged[i, k] or pre.diverged[i, j])
-        numbers = dict.fromkeys(METRICS)
+        numbers = dict.fromkeys(METRICS)  # every metric a column, empty where undefined
         if not bad:
             pre_mse = pre_out.mse(j, ~split.is_train)
-            numbers = model_metrics(split, out, k, pre_out.codes[j], pre_mse, knn_quality(split))
+            measured = model_metrics(split, out, k, pre_out.codes[j], pre_mse, scorers[m.labels])
+            numbers.update({name: measured.get(name) for name in METRICS})
         rows.append(
             {**_settings(run, config, seed, m.labels, m), "kind": "aelab", "strategy": m.name,
              "recon_weight": m.recon_setting, "diverged": bad, **numbers}

@@ -20,6 +20,7 @@ from aelab.training.inference import encode_batched
 from aelab.training.keys import ORDER_STREAM, key_stack, split_keys
 from aelab.training.parallel import Mesh, host, padded, place, place_tree
 from aelab.training.program import Weights, chunk_program, init_optimizers
+from aelab.training.trees import to_numpy, unstack
 
 
 @dataclass(frozen=True)
@@ -115,22 +116,6 @@ class PhaseInterrupted(Exception):  # noqa: N818 (a stop the caller asked for, n
         self.state = state
 
 
-def to_numpy(tree: Params) -> Params:
-    """The same pytree with NumPy leaves (host memory), e.g. to slice or save it cheaply;
-    arrays sharded over devices or hosts are gathered whole."""
-    return jax.tree.map(host, tree)
-
-
-def stack(trees: list[Params]) -> Params:
-    """Stack parameter pytrees along a new leading axis: a batch of models."""
-    return jax.tree.map(lambda *leaves: np.stack(leaves), *trees)
-
-
-def unstack(tree: Params, i: int) -> Params:
-    """Model ``i`` of a batch of models."""
-    return jax.tree.map(lambda a: a[i], tree)
-
-
 def _nonfinite(tree, axes: int) -> np.ndarray:
     """Which models (the first ``axes`` axes) have a leaf that is not finite everywhere."""
     leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(tree)]
@@ -156,7 +141,10 @@ def _first_bad(parts: np.ndarray, done: int) -> tuple[int, int, int] | None:
 def _pool(batch: Batch, shared: bool) -> Batch:
     """The labelled rows a program streaming from disk keeps on the device (one group); one
     row when every training sample is labelled (the read rows then serve both terms)."""
-    labelled = np.flatnonzero(np.asarray(batch.label_mask[0, 0]) > 0)[: 1 if shared else None]
+    masks = np.asarray(batch.label_mask)
+    if not (masks == masks[:, :1]).all():
+        raise ValueError("the models of a group streamed from disk share their labelled rows")
+    labelled = np.flatnonzero(masks[0, 0] > 0)[: 1 if shared else None]
     k = batch.recon_mask.shape[1]
     ones = np.ones((1, k, len(labelled)), np.float32)
     x = np.asarray(batch.x[0][labelled], np.float32)[None]
@@ -245,7 +233,7 @@ class _Training:
         self.params, self.done = state.params, state.done
         self.opt_state = jax.tree.unflatten(jax.tree.structure(self.opt_state), state.opt_state)
         self.keys = jax.random.wrap_key_data(state.keys, impl=jax.random.key_impl(self.keys))
-        self.parts = [state.history if self.schedule.history else state.history[:, :, -1:]]
+        self.parts = [state.history]
         self.snapshots, self.steps_at = list(state.snapshots), list(state.snapshot_steps)
 
     def _place(self, mesh: Mesh) -> None:
@@ -300,26 +288,33 @@ class _Training:
         """Parameters on the host, without the groups added to fill a mesh."""
         return jax.tree.map(lambda a: host(a)[: self.n_groups], params)
 
+    def _kept(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """History, snapshots and their steps so far (empty ones when not kept)."""
+        shape = (*self.diverged.shape, 0, 4)
+        history = np.concatenate(self.parts, axis=2) if self.parts else np.zeros(shape)
+        if not self.schedule.snapshots:
+            return history, np.zeros((0, *shape[:2])), np.zeros(0, int)
+        return history, np.stack(self.snapshots), np.asarray(self.steps_at)
+
     def state(self) -> PhaseState:
+        history, snapshots, steps = self._kept()
         return PhaseState(
             done=self.done,
             params=self.trimmed(self.params),
             opt_state=[host(leaf)[: self.n_groups] for leaf in jax.tree.leaves(self.opt_state)],
             keys=host(jax.random.key_data(self.keys))[: self.n_groups],
-            history=np.concatenate(self.parts, axis=2),
-            snapshots=np.stack(self.snapshots),
-            snapshot_steps=np.asarray(self.steps_at),
+            history=history,
+            snapshots=snapshots,
+            snapshot_steps=steps,
         )
 
     def result(self) -> PhaseResult:
         params = self.trimmed(self.params)
+        history, snapshots, steps = self._kept()
         diverged = self.diverged | _nonfinite(params, 2)
-        shape = (*self.diverged.shape, 0, 4)
-        history = np.concatenate(self.parts, axis=2) if self.parts else np.zeros(shape)
-        snapshots = np.stack(self.snapshots) if self.snapshots else np.zeros((0, *shape[:2]))
-        if self.schedule.snapshots:
+        if len(snapshots):
             diverged |= ~np.isfinite(snapshots[-1]).all(axis=(-2, -1))
-        return PhaseResult(params, history, snapshots, np.asarray(self.steps_at), diverged)
+        return PhaseResult(params, history, snapshots, steps, diverged)
 
 
 def _codes(model: AbstractModel, params: Params, x: np.ndarray) -> np.ndarray:
@@ -363,7 +358,8 @@ def train_phase(
     mesh: Mesh | None = None,
 ) -> PhaseResult:
     """Train M models (leading axis of ``params``) on one ``batch`` (``x`` (N, D), masks
-    (N,)): :func:`train_groups` with one group, as a run trains its strategies.
+    (N,)): :func:`train_groups` with one group, for callers of one model batch (tests,
+    benchmarks); runs, sweeps and estimators go through :mod:`aelab.training.plan`.
 
     ``ce_weight``, ``recon_weight`` (M,) weigh each model's loss terms; ``key`` gives each
     model a random stream (split from it) and the group its epoch order (folded from it);
