@@ -97,15 +97,17 @@ def chunk_program(
     mesh: Mesh | None = None,
     snapshots: bool = True,
 ) -> Callable:
-    """A compiled function running ``n_steps`` steps of S groups of K models.
+    """A compiled function running up to ``n_steps`` steps of S groups of K models.
 
-    It maps ``(params, opt_state, keys, weights, batch, rows)`` to ``(params, opt_state,
-    keys, parts, codes)``: parameters, optimiser states and random streams (S, K) after the
-    steps, each step's ``HISTORY_FIELDS`` (S, K, n_steps, 4), and with ``snapshots`` the code
-    of every sample of its group (S, K, N, code). ``batch`` holds each group's data, ``x`` (S,
-    N, D) and ``y`` (S, N), and each model's masks (S, K, N); ``rows`` is the host's feed of
-    these steps (:class:`~aelab.training.feeding.HostFeed`), ``None`` when there is none.
-    ``mesh`` shards every step's samples over its devices (one group trained data-parallel).
+    It maps ``(params, opt_state, keys, weights, batch, rows, active)`` to ``(params,
+    opt_state, keys, parts, codes)``: parameters, optimiser states and random streams (S, K)
+    after the first ``active`` steps (the others leave everything as it was, so a phase's
+    last, shorter chunk runs the same program), each step's ``HISTORY_FIELDS`` (S, K,
+    n_steps, 4; zeros after ``active``), and with ``snapshots`` the code of every sample of
+    its group (S, K, N, code). ``batch`` holds each group's data, ``x`` (S, N, D) and ``y``
+    (S, N), and each model's masks (S, K, N); ``rows`` is the host's feed of these steps
+    (:class:`~aelab.training.feeding.HostFeed`, ``n_steps`` long), ``None`` when there is
+    none. ``mesh`` shards every step's samples over its devices (one group data-parallel).
     """
     shard = constrain(mesh)
     # A deterministic full-batch model with no input noise draws nothing: leave the key
@@ -113,11 +115,11 @@ def chunk_program(
     random = noise_kind is not None or model.uses_randomness or feed.batch_size is not None
     grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
 
-    def one_model(params, opt_state, key, weights, batch, rows):
+    def one_model(params, opt_state, key, weights, batch, rows, active):
         opt = optimizer(opt_state.hyperparams["learning_rate"])
         pool = labelled_rows(batch) if feed.epochs and not feed.shared else None
 
-        def step(carry, step_rows):
+        def train(carry, step_rows):
             params, opt_state, key = carry
             key, step_key = jax.random.split(key) if random else (key, key)
             seen, step_key = select(feed, batch, step_rows, step_key, pool)
@@ -130,12 +132,22 @@ def chunk_program(
                 params = {**params, "stats": stats}
             return (params, opt_state, key), parts
 
+        def step(carry, inputs):
+            i, step_rows = inputs
+            # ``active`` is the same for every model: a branch taken, not both computed
+            return jax.lax.cond(
+                i < active,
+                lambda c: train(c, step_rows),
+                lambda c: (c, jnp.zeros(len(HISTORY_FIELDS), jnp.float32)),
+                carry,
+            )
+
         (params, opt_state, key), parts = jax.lax.scan(
-            step, (params, opt_state, key), rows, length=n_steps
+            step, (params, opt_state, key), (jnp.arange(n_steps), rows), length=n_steps
         )
         codes = model.encode(params, batch.x) if snapshots and not feed.streamed else None
         return params, opt_state, key, parts, codes
 
     # Inside a group: the data is the group's (shared, never copied), the masks each model's.
-    in_group = jax.vmap(one_model, in_axes=(0, 0, 0, 0, Batch(None, None, 0, 0), None))
-    return jax.jit(jax.vmap(in_group))
+    in_group = jax.vmap(one_model, in_axes=(0, 0, 0, 0, Batch(None, None, 0, 0), None, None))
+    return jax.jit(jax.vmap(in_group, in_axes=(0, 0, 0, 0, 0, 0, None)))

@@ -264,16 +264,22 @@ class _Training:
         n = min(self.schedule.chunk, self.schedule.steps - self.done)
         pieces, codes = [], None
         for count, rows in self.host_feed.pieces(self.done, n):
+            # In memory, every chunk runs one program of a whole chunk's length (a shorter
+            # last chunk leaves the rest of it idle); reads from disk are as long as they are.
+            length = count if self.feed.streamed else self.schedule.chunk
+            if rows is not None and length > count:
+                rows = np.pad(rows, [(0, 0), (0, length - count), (0, 0)])
             if self.group_mesh is not None and rows is not None:
                 rows = place(_grown(rows, self.group_mesh, self.n_groups), self.group_mesh, 0)
             program = chunk_program(
-                self.model, count, self.noise_kind, self.feed, self.mesh, self.schedule.snapshots
+                self.model, length, self.noise_kind, self.feed, self.mesh, self.schedule.snapshots
             )
             self.params, self.opt_state, self.keys, piece, codes = program(
-                self.params, self.opt_state, self.keys, self.weights, self.batch, rows
-            )
-            pieces.append(piece)
-        parts = np.concatenate([host(p)[: self.n_groups] for p in pieces], axis=2)
+                self.params, self.opt_state, self.keys, self.weights, self.batch, rows,
+                np.int32(count),
+            )  # fmt: skip
+            pieces.append(host(piece)[: self.n_groups, :, :count])
+        parts = np.concatenate(pieces, axis=2)
         self.done += n
         self.diverged |= ~np.isfinite(parts[..., 0]).all(axis=-1)
         self.parts.append(parts if self.schedule.history else parts[:, :, -1:])
