@@ -191,6 +191,20 @@ def test_datasets_lists_the_builtin_ones(capsys):
     assert mnist5k.split()[1:4] == ["5,000", "28x28", "10"]
 
 
+def test_the_command_list_of_help_is_clicks_own():
+    """``aelab --help`` lists the commands from summaries, importing none of them: the list
+    is the one click makes from the commands themselves (their help's first paragraph)."""
+    import click  # only this test looks inside the group's help
+
+    from aelab.cli import app
+
+    ctx = click.Context(app, info_name="aelab")
+    ours, clicks = ctx.make_formatter(), ctx.make_formatter()
+    app.format_commands(ctx, ours)
+    click.Group.format_commands(app, ctx, clicks)  # imports every command
+    assert ours.getvalue() == clicks.getvalue() and "datasets" in ours.getvalue()
+
+
 def test_generate_writes_into_the_run_folder(tmp_path, capsys):
     assert _main(["run", *FAST, "--out", str(tmp_path), "--name", "r", "-q"], capsys)[0] == 0
     code, out, _ = _main(["generate", str(tmp_path / "r"), "--mode", "grid", "--size", "3"], capsys)

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -46,6 +49,39 @@ def test_builtin_datasets_load(name):
     assert ds.x.ndim == 2 and len(ds.y) == len(ds.x)
     assert len(ds.feature_names) == ds.x.shape[1]
     assert set(np.unique(ds.y)) == set(range(ds.n_classes))
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_each_declared_shape_is_what_loading_gives(name):
+    builtin, ds = DATASETS[name], load_dataset(name)
+    assert ds.name == name
+    declared = (builtin.samples, builtin.features, builtin.classes, builtin.image_shape)
+    assert (len(ds.y), ds.x.shape[1], ds.n_classes, ds.image_shape) == declared
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer"])
+@pytest.mark.parametrize("shipped_file", [True, False])
+def test_a_table_read_from_scikit_learns_file_is_its_loaders(name, shipped_file, monkeypatch):
+    import sklearn.datasets  # only to compare with its loader
+
+    if not shipped_file:  # the file is not there: read through scikit-learn's loader
+        monkeypatch.setattr("aelab.data.datasets._sklearn_file", lambda name: None)
+    ds = load_dataset(name)
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
+    assert ds.x.dtype == np.float64 and ds.y.dtype == np.int32
+    assert np.array_equal(ds.x, bunch.data) and np.array_equal(ds.y, bunch.target)
+    assert ds.feature_names == tuple(map(str, bunch.feature_names))
+    assert ds.class_names == tuple(map(str, bunch.target_names))
+    assert ds.image_shape == () and ds.test_mask is None
+
+
+def test_loading_iris_imports_no_scikit_learn():
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from aelab.data import load_dataset; "
+         "load_dataset('iris'); print('sklearn' in sys.modules, 'pandas' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["False", "False"]
 
 
 def test_constant_columns_do_not_divide_by_zero():

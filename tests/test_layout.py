@@ -16,6 +16,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "aelab"
 LAYERS = {
     "errors": 0,
     "checks": 1,
+    "cache": 1,
     "models": 2,
     "data": 2,
     "analysis": 2,

@@ -7,29 +7,47 @@ status 2; nothing is written.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-from pathlib import Path
 
 import click
-import jax
 
+from aelab.cache import enable_compilation_cache
 from aelab.errors import AelabError
 
 # Each command's module, imported when the command is used: `aelab run` loads nothing of
-# `aelab sweep` (pandas, scikit-learn's baselines) or of the folder tools.
+# `aelab sweep` (pandas, scikit-learn's baselines) or of the folder tools, and `aelab --help`
+# none of them (it lists the summaries here: the first paragraph of each command's help, as a
+# test checks). Modules of commands that train import JAX when the command runs, not before.
 _COMMANDS = {
-    "datasets": ("aelab.cli.folders", "datasets"),
-    "generate": ("aelab.cli.folders", "generate"),
-    "plot": ("aelab.cli.folders", "plot"),
-    "report": ("aelab.cli.folders", "report_command"),
-    "run": ("aelab.cli.run", "run"),
-    "sweep": ("aelab.cli.sweep", "sweep_command"),
-}
+    "datasets": (
+        "aelab.cli.datasets", "datasets",
+        "List the built-in datasets with their shape, classes and source.",
+    ),
+    "generate": (
+        "aelab.cli.folders", "generate",
+        "Decode moved codes of a finished run into new data (RUN_DIR/generated/).",
+    ),
+    "plot": (
+        "aelab.cli.folders", "plot",
+        "Redraw a run's stage figure with two chosen code units (stages-dims-I-J.png).",
+    ),
+    "report": (
+        "aelab.cli.folders", "report_command",
+        "Write FOLDER/report.html: a run's or a finished sweep's page, self-contained, offline.",
+    ),
+    "run": (
+        "aelab.cli.run", "run",
+        "Train each strategy (after pretraining, if one starts from it) and measure each stage.",
+    ),
+    "sweep": (
+        "aelab.cli.sweep", "sweep_command",
+        "Train seeds x labels x lambda x strategies at once, with CIs and baselines.",
+    ),
+}  # fmt: skip
 
 
 class _LazyGroup(click.Group):
-    """A command group whose commands are imported when they are used (or listed)."""
+    """A command group whose commands are imported when they are used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
@@ -37,8 +55,18 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in _COMMANDS:
             return None
-        module, name = _COMMANDS[cmd_name]
+        module, name, _ = _COMMANDS[cmd_name]
         return getattr(importlib.import_module(module), name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands, from their summaries: no command is imported."""
+        limit = formatter.width - 6 - max(map(len, _COMMANDS))  # as click's own list
+        rows = [
+            (name, click.Command(name, help=summary).get_short_help_str(limit))
+            for name, (_, _, summary) in sorted(_COMMANDS.items())
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,23 +75,9 @@ def app() -> None:
     """See, measure and exploit what autoencoders do to a representation."""
 
 
-def _enable_compilation_cache() -> None:
-    """Keep compiled training programs between runs, so a second run skips most compiling.
-
-    ``AELAB_COMPILATION_CACHE`` names the folder (default ``~/.cache/aelab/xla``) or is ``off``.
-    A cached program is the same program, so the numbers do not change.
-    """
-    setting = os.environ.get("AELAB_COMPILATION_CACHE", "")
-    if setting.lower() == "off":
-        return
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    jax.config.update("jax_compilation_cache_dir", setting or str(cache_home / "aelab" / "xla"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``aelab`` console script."""
-    _enable_compilation_cache()
+    enable_compilation_cache()  # imports no JAX: commands that train nothing never start it
     try:
         code = app.main(args=argv, prog_name="aelab", standalone_mode=False)
     except AelabError as exc:

@@ -1,17 +1,13 @@
-"""The commands that work on folders and data: ``report``, ``generate``, ``plot``,
-``datasets``."""
+"""The commands that work on finished run and sweep folders: ``report``, ``generate``,
+``plot``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from aelab.cli import parsing
-from aelab.data import DATASETS, load_dataset
 from aelab.errors import ConfigError
 from aelab.outputs.animation import write_animation
 from aelab.outputs.folders import is_run, read_run
@@ -44,7 +40,7 @@ def report_command(folder: Path, animation: bool) -> None:
     help="Which codes to decode.",
 )  # fmt: skip
 @click.option(
-    "--stage", default="pretrained", show_default=True, help="Model: pretrained or a strategy."
+    "--stage", help="Model: pretrained or a strategy [pretrained; without it, the first strategy]."
 )
 @click.option("--sample", type=int, default=0, show_default=True, help="Sample to start from.")
 @click.option("--to", type=int, default=1, show_default=True, help="Interpolate: end sample.")
@@ -55,7 +51,7 @@ def report_command(folder: Path, animation: bool) -> None:
 @click.option("--size", type=int, default=8, show_default=True, help="Grid: codes per side.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of random draws.")
 def generate(
-    run_dir: Path, mode: str, stage: str, sample: int, to: int, count: int, scale: float,
+    run_dir: Path, mode: str, stage: str | None, sample: int, to: int, count: int, scale: float,
     steps: int, dims: str, size: int, seed: int,
 ) -> None:  # fmt: skip
     """Decode moved codes of a finished run into new data (RUN_DIR/generated/)."""
@@ -73,22 +69,7 @@ def plot(run_dir: Path, dims: str) -> None:
     """Redraw a run's stage figure with two chosen code units (stages-dims-I-J.png)."""
     pair = parsing.dims("--dims", dims)
     folder = read_run(run_dir)
-    check_dims(pair, folder.latents["code/pretrained"].shape[1], "--dims")
+    check_dims(pair, folder.latents[f"code/{folder.reference_stage}"].shape[1], "--dims")
     path = run_dir / f"stages-dims-{pair[0]}-{pair[1]}.png"
     stages_figure(folder, pair).savefig(path)
     click.echo(str(path))
-
-
-@click.command()
-def datasets() -> None:
-    """List the built-in datasets with their shape, classes and source (loads each)."""
-    table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("name", no_wrap=True)
-    for column in ("samples", "features", "classes"):
-        table.add_column(column, justify="right")
-    table.add_column("what it is, where it comes from")
-    for name, (_, description) in DATASETS.items():
-        ds = load_dataset(name)
-        features = "x".join(map(str, ds.image_shape)) if ds.image_shape else str(ds.x.shape[1])
-        table.add_row(name, f"{len(ds.y):,}", features, str(ds.n_classes), description)
-    Console(width=max(100, Console().width)).print(table)

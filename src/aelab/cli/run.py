@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from jax.experimental import multihost_utils
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -17,16 +16,13 @@ from aelab.cli.options import (
     STRATEGY_HELP,
     TRAIN_OPTIONS,
     RichProgress,
-    connect,
     family_options,
     family_overrides,
     options,
     shared_overrides,
-    use_devices,
 )
 from aelab.config import RunConfig, load_config, with_overrides
 from aelab.errors import ConfigError
-from aelab.training.experiment import train_and_evaluate
 
 
 def _fmt(value) -> str:
@@ -47,20 +43,15 @@ def summary_table(metrics: dict) -> Table:
     table.add_column("stage", no_wrap=True)
     for label in columns.values():
         table.add_column(label, justify="right", no_wrap=True)
-    for name, values in [
-        ("raw: 2 features", metrics["references"]["raw"]),
-        ("raw: PCA", metrics["references"]["pca"]),
-        ("pretrained", metrics["pretrained"]),
-        *metrics["strategies"].items(),
-    ]:
+    rows = {
+        "raw: 2 features": metrics["references"]["raw"],
+        "raw: PCA": metrics["references"]["pca"],
+    }
+    if "pretrained" in metrics:  # a run pretrains when a strategy starts from it, or when asked
+        rows["pretrained"] = metrics["pretrained"]
+    for name, values in {**rows, **metrics["strategies"]}.items():
         table.add_row(name, *(_fmt(values.get(key)) for key in columns))
     return table
-
-
-def _all_done() -> None:
-    """Wait until every process of a multi-process run gets here (none may leave while
-    another still needs it)."""
-    multihost_utils.sync_global_devices("aelab run finished")
 
 
 @click.command(epilog=STRATEGY_HELP)
@@ -82,6 +73,11 @@ def _all_done() -> None:
     type=click.Choice(["end-to-end", "greedy"]),
     help="Whole autoencoder at once, or greedy layer by layer (steps per layer) [end-to-end].",
 )
+@click.option(
+    "--pretrained-reference", is_flag=True,
+    help="Pretrain even when no strategy starts from it (supervised, joint), to show its code "
+    "[only when a strategy needs it].",
+)  # fmt: skip
 @options(*TRAIN_OPTIONS)
 @click.option(
     "--labels", type=int, help="Labelled training samples per class; the rest unlabelled [all]."
@@ -118,10 +114,13 @@ def run(
     quiet: bool,
     **settings,
 ) -> None:
-    """Pretrain an autoencoder, fine-tune it with every strategy, and measure each stage."""
-    # The run folder's writers (matplotlib): imported when a run starts, so --help is quick.
+    """Train each strategy (after pretraining, if one starts from it) and measure each stage."""
+    # JAX, the trainer and the run folder's writers (matplotlib): imported when a run starts,
+    # so that --help is quick.
+    from aelab.cli.devices import all_done, connect, use_devices
     from aelab.outputs.rundir import RunInterrupted
     from aelab.outputs.rundir import run as run_experiment
+    from aelab.training.experiment import train_and_evaluate
 
     hosts = connect(settings.pop("coordinator"), settings.pop("num_processes"),
                     settings.pop("process_id"))  # fmt: skip
@@ -136,7 +135,7 @@ def run(
             )
         if hosts[0] != 0:  # process 0 writes the run folder; the others train with it
             train_and_evaluate(resolved, mesh=mesh)
-            _all_done()
+            all_done("aelab run finished")
             click.echo(f"process {hosts[0]} of {hosts[1]}: trained; process 0 writes the run")
             return
     options_ = {"plot_dims": dims, "animation": animation, "resume": resume, "mesh": mesh}
@@ -154,7 +153,7 @@ def run(
         )
         raise SystemExit(130) from None
     if hosts is not None:
-        _all_done()
+        all_done("aelab run finished")
     if quiet:
         click.echo(str(result.run_dir))
         return
@@ -180,6 +179,7 @@ def _resolve(config: Path | None, settings: dict) -> RunConfig:
             "model.noise": settings["noise"],
             "train.learning_rate": settings["learning_rate"],
             "train.pretraining": settings["pretraining"],
+            "train.pretrained_reference": settings["pretrained_reference"] or None,
             "train.recon_weight": settings["recon_weight"],
         },
     )

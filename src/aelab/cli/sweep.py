@@ -21,7 +21,6 @@ from aelab.cli.options import (
     family_settings,
     options,
     shared_overrides,
-    use_devices,
 )
 from aelab.config import SweepConfig, load_sweep_config, with_overrides
 from aelab.errors import ConfigError
@@ -66,8 +65,9 @@ def sweep_command(
     **settings,
 ) -> None:
     """Train seeds x labels x lambda x strategies at once, with CIs and baselines."""
-    # The sweep folder's writers (pandas, scikit-learn's baselines, matplotlib): imported when
-    # a sweep starts, so --help is quick.
+    # JAX and the sweep folder's writers (pandas, scikit-learn's baselines, matplotlib):
+    # imported when a sweep starts, so that --help is quick.
+    from aelab.cli.devices import use_devices
     from aelab.outputs.sweepdir import SweepInterrupted, sweep
 
     mesh = use_devices(settings.pop("device"), settings.pop("devices"))

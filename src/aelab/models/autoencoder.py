@@ -11,9 +11,6 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
-
 from aelab.models.base import AbstractModel, Family, Forward, Layout, Params
 from aelab.models.layers import (
     ACTIVATIONS,
@@ -25,6 +22,7 @@ from aelab.models.layers import (
     ema,
     masked_moments,
 )
+from aelab.models.lazy import jax, jnp
 
 
 @dataclass(frozen=True)

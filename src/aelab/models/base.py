@@ -18,13 +18,14 @@ import abc
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
-import jax
+from aelab.models.lazy import jax
 
 Params = dict[str, Any]
-# (code, reconstruction, logits, penalty) of a training pass, and batch norm's new statistics
-Forward = tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params | None]
+# (code, reconstruction, logits, penalty) of a training pass, and batch norm's new statistics;
+# a string, so that declaring it imports no JAX (see aelab.models.lazy)
+Forward: TypeAlias = "tuple[tuple[jax.Array, jax.Array, jax.Array, jax.Array], Params | None]"
 
 
 @dataclass(frozen=True)

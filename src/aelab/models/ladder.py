@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-
-import jax
-import jax.numpy as jnp
+from typing import TypeAlias
 
 from aelab.checks import require_number
 from aelab.errors import ConfigError
 from aelab.models.base import AbstractModel, AbstractSettings, Family, Forward, Layout, Params
 from aelab.models.layers import ACTIVATIONS, BN_EPS, check_layout, ema, masked_moments
+from aelab.models.lazy import jax, jnp
 
-Stats = list[dict[str, jax.Array]]
+Stats: TypeAlias = "list[dict[str, jax.Array]]"  # a string: declaring it imports no JAX
 
 
 def combine(a: jax.Array, z: jax.Array, u: jax.Array) -> jax.Array:

@@ -6,18 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 from aelab.models.base import Params
+from aelab.models.lazy import jax, jnp
 
+# Each looks its JAX function up when it is called, so that the names (the choices of a
+# config) need no JAX (see aelab.models.lazy).
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "sigmoid": jax.nn.sigmoid,
-    "tanh": jnp.tanh,
-    "relu": jax.nn.relu,
-    "elu": jax.nn.elu,
-    "gelu": jax.nn.gelu,
-    "softplus": jax.nn.softplus,
+    "sigmoid": lambda x: jax.nn.sigmoid(x),
+    "tanh": lambda x: jnp.tanh(x),
+    "relu": lambda x: jax.nn.relu(x),
+    "elu": lambda x: jax.nn.elu(x),
+    "gelu": lambda x: jax.nn.gelu(x),
+    "softplus": lambda x: jax.nn.softplus(x),
     "linear": lambda x: x,
 }
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jax
-import jax.numpy as jnp
-
 from aelab.checks import require_number
 from aelab.errors import ConfigError
 from aelab.models.autoencoder import Autoencoder
 from aelab.models.base import AbstractSettings, Family, Params
+from aelab.models.lazy import jax, jnp
 
 _EPS = 1e-6  # keeps the KL finite when a unit's mean activation reaches 0 or 1
 

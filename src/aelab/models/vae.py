@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jax
-import jax.numpy as jnp
-
 from aelab.checks import require_number
 from aelab.errors import ConfigError
 from aelab.models.autoencoder import Autoencoder
 from aelab.models.base import AbstractSettings, Family, Forward, Params
 from aelab.models.layers import ForwardPass, dense
+from aelab.models.lazy import jax, jnp
 
 
 @dataclass(frozen=True)
