@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 
 import pytest
 
 import aelab
+from aelab.cache import enable_compilation_cache
 from aelab.config import RunConfig, TrainConfig
 
-# Tests compile from scratch: no compilation cache shared with the user's own runs.
-os.environ.setdefault("AELAB_COMPILATION_CACHE", "off")
+# One compilation cache for the whole test session, its worker processes (pytest-xdist) and
+# the commands the tests start: a program compiled once is loaded everywhere else. It is new
+# for every session, never shared with the user's own runs, and removed by the process that
+# made it.
+if "AELAB_TEST_SESSION_CACHE" not in os.environ:
+    os.environ["AELAB_TEST_SESSION_CACHE"] = tempfile.mkdtemp(prefix="aelab-test-xla-")
+    atexit.register(shutil.rmtree, os.environ["AELAB_TEST_SESSION_CACHE"], True)
+os.environ["AELAB_COMPILATION_CACHE"] = os.environ["AELAB_TEST_SESSION_CACHE"]
+enable_compilation_cache()
 
 
 @pytest.fixture

@@ -53,11 +53,11 @@ def test_two_chosen_code_units_can_replace_the_pca_view(tiny_config, tmp_path, c
     config = RunConfig(strategies=("joint",), model=ModelConfig(code=4), train=tiny_config.train)
     result = aelab.run(config, out=tmp_path, name="r", plot_dims=(1, 3))
     fig = stages_figure(result.run_dir, dims=(1, 3))
-    code_axes = _drawn_axes(fig)[2:]
-    assert [ax.get_xlabel() for ax in code_axes] == ["code unit 1", "code unit 1"]
+    code_axes = _drawn_axes(fig)[2:]  # joint alone: no pretraining, one code panel
+    assert [ax.get_xlabel() for ax in code_axes] == ["code unit 1"]
     points = code_axes[0].collections[0].get_offsets()
     train = result.is_train & (result.labels == 0)
-    np.testing.assert_allclose(points, result.codes["pretrained"][train][:, [1, 3]], rtol=1e-6)
+    np.testing.assert_allclose(points, result.codes["joint"][train][:, [1, 3]], rtol=1e-6)
     with pytest.raises(SystemExit) as info:
         main(["plot", str(result.run_dir), "--dims", "0,2"])
     assert info.value.code == 0 and (result.run_dir / "stages-dims-0-2.png").is_file()

@@ -85,3 +85,34 @@ def test_default_names_are_timestamps_that_do_not_collide(tiny_config, tmp_path)
     a = aelab.run(tiny_config, out=tmp_path)
     b = aelab.run(tiny_config, out=tmp_path)
     assert a.run_dir != b.run_dir and a.run_dir.name[:8].isdigit()
+
+
+def test_a_run_without_pretrained_strategies_pretrains_only_when_asked(tiny_config, tmp_path):
+    """supervised and joint start from random weights: the run trains no autoencoder first
+    (no pretrained stage anywhere), unless train.pretrained_reference asks for it as a
+    reference; the strategies' own numbers are the same either way."""
+    import dataclasses
+
+    config = dataclasses.replace(tiny_config, strategies=("supervised", "joint"))
+    plain = aelab.run(config, out=tmp_path, name="plain")
+    assert plain.metrics["strategies"].keys() == {"supervised", "joint"}
+    assert "pretrained" not in plain.metrics
+    assert "cka_to_pretrained" not in plain.metrics["strategies"]["joint"]
+    assert set(plain.checkpoints) == {"supervised", "joint"}
+    with np.load(plain.run_dir / "latents.npz") as lat:
+        assert "code/pretrained" not in lat.files and "snapshots/pretrained" not in lat.files
+    folder = aelab.read_run(plain.run_dir)
+    assert folder.stages == ["supervised", "joint"]
+    assert list(folder.history()) == ["supervised", "joint"]
+    assert aelab.generate(plain.run_dir).stage == "supervised"  # the first stage by default
+    assert aelab.write_animation(plain.run_dir)["animation"].stat().st_size > 0
+
+    asked = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, pretrained_reference=True)
+    )
+    reference = aelab.run(asked, out=tmp_path, name="reference")
+    assert aelab.read_run(reference.run_dir).stages == ["pretrained", "supervised", "joint"]
+    assert "cka_to_pretrained" in reference.metrics["strategies"]["joint"]
+    for name in ("supervised", "joint"):
+        ours, theirs = plain.metrics["strategies"][name], reference.metrics["strategies"][name]
+        assert {k: ours[k] for k in ours} == {k: theirs[k] for k in ours}

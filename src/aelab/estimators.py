@@ -33,6 +33,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from aelab.cache import enable_compilation_cache
 from aelab.checks import choices
 from aelab.config import STRATEGIES, ModelConfig, RunConfig, TrainConfig
 from aelab.errors import ConfigError
@@ -42,9 +43,9 @@ from aelab.training.plan import SeedData, check_batch_size, make_plan, train_pla
 from aelab.training.trees import stack, unstack
 
 SCALINGS = ("standard", "minmax", "none")
-# Settings of aelab run that are not the estimators' (a run's snapshots; fine-tuning's for
-# the transformer, which only pretrains).
-_NOT_PARAMETERS = {"snapshot_every"}
+# Settings of aelab run that are not the estimators' (a run's snapshots and reference stage;
+# fine-tuning's for the transformer, which only pretrains).
+_NOT_PARAMETERS = {"snapshot_every", "pretrained_reference"}
 _FINE_TUNING = ("finetune_steps", "recon_weight")
 
 
@@ -133,7 +134,9 @@ class _AutoencoderBase(BaseEstimator):
         return ((X - self.shift_) / self.scale_).astype(np.float32)
 
     def _train(self, config: RunConfig, x, labels, labelled, n_classes: int, finetune: bool):
-        """Train the plan of ``config`` (one strategy, or pretraining alone) on all of ``x``."""
+        """Train the plan of ``config`` (one strategy, or pretraining alone) on all of ``x``;
+        compiled programs go to (and come from) the compilation cache (:mod:`aelab.cache`)."""
+        enable_compilation_cache()
         pretrain = "needed" if finetune else "only"
         the_plan = make_plan(config, x.shape[1], n_classes, pretrain=pretrain)
         the_plan = dataclasses.replace(the_plan, snapshots=False, lr_setting="learning_rate")

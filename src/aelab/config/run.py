@@ -15,7 +15,7 @@ from typing import Any
 
 import tomli_w
 
-from aelab.checks import choices, require_choice, require_int, require_number
+from aelab.checks import choices, require_bool, require_choice, require_int, require_number
 from aelab.config.model import ModelConfig
 from aelab.config.strategies import DEFAULT_STRATEGIES, STRATEGIES
 from aelab.data import DATASETS, looks_like_file
@@ -129,6 +129,9 @@ class TrainConfig:
         sampling: how minibatches pick their training samples: ``epochs`` (the default)
             goes through a fresh permutation of them every epoch; ``draws`` draws every
             minibatch with replacement. Unused without ``batch_size``.
+        pretrained_reference: pretrain even when no strategy starts from the pretrained
+            autoencoder (``supervised``, ``joint``), to show its code as a reference stage;
+            otherwise a run pretrains only for the strategies that need it.
     """
 
     learning_rate: float = 0.01
@@ -139,6 +142,7 @@ class TrainConfig:
     pretraining: str = "end-to-end"
     batch_size: int | None = None
     sampling: str = "epochs"
+    pretrained_reference: bool = False
 
     def __post_init__(self) -> None:
         lr = require_number("train.learning_rate", self.learning_rate)
@@ -164,6 +168,7 @@ class TrainConfig:
             require_int(
                 "train.batch_size", self.batch_size, 1, "or leave it unset for full batches"
             )
+        require_bool("train.pretrained_reference", self.pretrained_reference)
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,14 @@ class RunConfig:
             )
         if len(set(strategies)) != len(strategies):
             raise ConfigError(f"strategies: each strategy may appear once, got {list(strategies)}")
+
+    @property
+    def pretrains(self) -> bool:
+        """Whether a run of this config pretrains: for a strategy that starts from the
+        pretrained autoencoder, or for the reference stage ``train.pretrained_reference``."""
+        return self.train.pretrained_reference or any(
+            STRATEGIES[name].from_pretrained for name in self.strategies
+        )
 
     @property
     def split_seed(self) -> int:

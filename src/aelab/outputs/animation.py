@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from aelab.outputs.folders import RunFolder, read_run
 from aelab.outputs.style import COLORS, frames, projection, rgb, shown_rows
+from aelab.training.plan import PRETRAINED
 
 PANEL = 220  # pixels a side
 MARGIN = 14
@@ -54,15 +55,15 @@ class _Scene:
 
 def _scene(folder: RunFolder) -> _Scene:
     lat = folder.latents
-    mean, basis, _ = projection(lat["code/pretrained"])
+    mean, basis, _ = projection(lat[f"code/{folder.reference_stage}"])
     shown = shown_rows(len(lat["label"]))  # large data: the report's seeded subset of samples
     paths = {s: lat[f"snapshots/{s}"][:, shown] for s in folder.stages}
     planes = {s: (paths[s][frames(paths[s])] - mean) @ basis for s in folder.stages}
     every = np.concatenate([p.reshape(-1, 2) for p in planes.values()])
     lo, hi = every.min(axis=0), every.max(axis=0)
     steps = {
-        "pretrained": lat["snapshot_steps/pretrain"][frames(paths["pretrained"])],
-        **{s: lat["snapshot_steps/finetune"][frames(paths[s])] for s in folder.strategies},
+        s: lat[f"snapshot_steps/{'pretrain' if s == PRETRAINED else 'finetune'}"][frames(paths[s])]
+        for s in folder.stages
     }
     return _Scene(
         planes, steps, lat["label"][shown].astype(int), lat["is_train"][shown].astype(bool),
@@ -71,19 +72,22 @@ def _scene(folder: RunFolder) -> _Scene:
 
 
 def _images(scene: _Scene, strategies: list[str]) -> list[Image.Image]:
-    """Pretraining's frames, then every strategy's side by side, pretraining at its end."""
-    width = (1 + len(strategies)) * (PANEL + MARGIN) + MARGIN
+    """Pretraining's frames (when the run pretrained), then every strategy's side by side,
+    pretraining at its end."""
     planes, steps = scene.planes, scene.steps
-    t_pre = len(planes["pretrained"])
+    pretrained = PRETRAINED in planes
+    width = (pretrained + len(strategies)) * (PANEL + MARGIN) + MARGIN
+    t_pre = len(planes[PRETRAINED]) if pretrained else 0
     t_ft = max(len(planes[s]) for s in strategies)
     images = []
     for t in range(t_pre + t_ft):
         image = Image.new("RGB", (width, PANEL + 40), "white")
         draw = ImageDraw.Draw(image)
-        pre = min(t, t_pre - 1)
-        title = f"pretraining, step {steps['pretrained'][pre]}"
-        scene.panel(draw, 0, planes["pretrained"][pre], title)
-        for col, s in enumerate(strategies, start=1):
+        if pretrained:
+            pre = min(t, t_pre - 1)
+            title = f"pretraining, step {steps[PRETRAINED][pre]}"
+            scene.panel(draw, 0, planes[PRETRAINED][pre], title)
+        for col, s in enumerate(strategies, start=int(pretrained)):
             k = max(0, min(t - t_pre, len(planes[s]) - 1))
             scene.panel(draw, col, planes[s][k], f"{s}, step {steps[s][k] if t >= t_pre else 0}")
         images.append(image)

@@ -125,12 +125,15 @@ def _latents(path: Path) -> dict[str, np.ndarray]:
         c.shape("x", x, (n, d))
     if "x_rows" in arrays or "x_first2" in arrays:  # every sample's first two features
         c.shape("x_first2", c.get("x_first2", "f", 2), (n, min(2, d)))
-    k = c.get("code/pretrained", "f", 2).shape[1]
+    # the pretrained stage, when the run pretrained (a strategy started from it, or asked)
+    stages = [(PRETRAINED, "pretrain")] if f"code/{PRETRAINED}" in arrays else []
+    stages += [(s, "finetune") for s in strategies]
+    k = c.get(f"code/{stages[0][0]}", "f", 2).shape[1]
     if k == 0 or c.get("code/pca", "f", 2).shape[1] == 0:
         raise damaged(path, "its codes have no unit")
     c.shape("code/pca", arrays["code/pca"], (n, None))
-    steps = {p: c.get(f"snapshot_steps/{p}", "iu", 1) for p in ("pretrain", "finetune")}
-    for stage, phase in ((PRETRAINED, "pretrain"), *((s, "finetune") for s in strategies)):
+    steps = {p: c.get(f"snapshot_steps/{p}", "iu", 1) for p in dict(stages).values()}
+    for stage, phase in stages:
         c.shape(f"code/{stage}", c.get(f"code/{stage}", "f", 2), (n, k))
         snapshots = c.get(f"snapshots/{stage}", "f", 3)
         c.shape(f"snapshots/{stage}", snapshots, (len(steps[phase]), n, k))
@@ -157,12 +160,12 @@ _NUMBER = (int, float, type(None))  # a metric: a number, or null where it is un
 # What figures, tables and pages read of metrics.json: table -> key -> type.
 _METRICS = {
     "data": {"dataset": str, "n_train": int, "n_test": int, "n_features": int},
-    "pretrained": {"test_reconstruction_mse": _NUMBER, "knn_accuracy": _NUMBER},
     "references.raw": {"knn_accuracy": _NUMBER, "silhouette": _NUMBER},
     "references.pca": {"knn_accuracy": _NUMBER, "silhouette": _NUMBER},
 }
-_STRATEGY = {"test_accuracy": _NUMBER, "cka_to_pretrained": _NUMBER,
-             "test_reconstruction_mse": _NUMBER}  # fmt: skip
+_PRETRAINED = {"test_reconstruction_mse": _NUMBER, "knn_accuracy": _NUMBER}
+_STRATEGY = {"test_accuracy": _NUMBER, "test_reconstruction_mse": _NUMBER}
+_TO_PRETRAINED = {"cka_to_pretrained": _NUMBER}  # a strategy's, when the run pretrained
 _OPTIONAL_COUNTS = ("n_labelled", "n_unlabelled")
 
 
@@ -182,7 +185,7 @@ def _typed(path: Path, table: dict, where: str, keys: dict) -> None:
             raise damaged(path, f"{where}.{key} is {value!r}, not what aelab writes there")
 
 
-def _metrics(path: Path, strategies: list[str]) -> dict:
+def _metrics(path: Path, strategies: list[str], pretrained: bool) -> dict:
     if not path.is_file():
         raise RunFolderError(f"{path} is missing; the folder is incomplete")
     try:
@@ -192,7 +195,8 @@ def _metrics(path: Path, strategies: list[str]) -> dict:
     if not isinstance(metrics, dict):
         raise damaged(path, "is not a JSON object of metrics")
     _number_tree(path, metrics, "metrics")
-    for where, keys in _METRICS.items():
+    tables = {**_METRICS, PRETRAINED: _PRETRAINED} if pretrained else _METRICS
+    for where, keys in tables.items():
         _typed(path, _table(path, metrics, where), where, keys)
     data = metrics["data"]  # the counts of a semi-supervised run come together
     counts = _OPTIONAL_COUNTS if any(k in data for k in _OPTIONAL_COUNTS) else ()
@@ -200,8 +204,9 @@ def _metrics(path: Path, strategies: list[str]) -> dict:
     found = _table(path, metrics, "strategies")
     if list(found) != strategies:
         raise damaged(path, f"its strategies {list(found)} are not the run's {strategies}")
+    keys = {**_STRATEGY, **_TO_PRETRAINED} if pretrained else _STRATEGY
     for name in strategies:
-        _typed(path, _table(path, found, name), f"strategies.{name}", _STRATEGY)
+        _typed(path, _table(path, found, name), f"strategies.{name}", keys)
     return metrics
 
 
@@ -220,9 +225,20 @@ class RunFolder:
         return [str(s) for s in self.latents["strategies"]]
 
     @property
+    def pretrained(self) -> bool:
+        """Whether the run pretrained (it has the ``"pretrained"`` stage)."""
+        return f"code/{PRETRAINED}" in self.latents
+
+    @property
     def stages(self) -> list[str]:
-        """``"pretrained"`` and each strategy: the stages with a code and a checkpoint."""
-        return [PRETRAINED, *self.strategies]
+        """``"pretrained"`` (when the run pretrained) and each strategy: the stages with a
+        code and a checkpoint."""
+        return [PRETRAINED, *self.strategies] if self.pretrained else self.strategies
+
+    @property
+    def reference_stage(self) -> str:
+        """The stage whose code sets a figure's frame: the pretrained one, else the first."""
+        return self.stages[0]
 
     def history(self) -> dict[str, np.ndarray]:
         """Every stage's losses at every step, (steps, 4) by stage; ``{}`` without the file."""
@@ -269,7 +285,10 @@ def read_run(path: str | Path) -> RunFolder:
             path / "config.toml", f"its strategies {list(config.strategies)} are not the "
             f"run's {strategies}",
         )  # fmt: skip
-    metrics = _metrics(path / "metrics.json", strategies)
+    pretrained = f"code/{PRETRAINED}" in latents
+    if config.pretrains and not pretrained:
+        raise damaged(path / "latents.npz", f"has no array 'code/{PRETRAINED}'")
+    metrics = _metrics(path / "metrics.json", strategies, pretrained)
     return RunFolder(path, config, metrics, latents)
 
 

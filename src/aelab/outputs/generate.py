@@ -72,7 +72,7 @@ def generate(
     run_dir: str | Path,
     mode: str = "perturb",
     *,
-    stage: str = "pretrained",
+    stage: str | None = None,
     sample: int = 0,
     to: int = 1,
     count: int = 16,
@@ -88,7 +88,8 @@ def generate(
         mode: ``perturb`` (``count`` codes around ``sample``'s, spread ``scale``), ``grid``
             (``size`` x ``size`` over code units ``dims``), ``interpolate`` (``steps`` codes
             from ``sample``'s to ``to``'s) or ``prior`` (``count`` draws of a VAE's prior).
-        stage: ``pretrained`` or a strategy of the run.
+        stage: ``pretrained`` or a strategy of the run; by default the pretrained model, or
+            the first strategy's of a run that did not pretrain.
         sample, to: sample indices, as in ``latents.npz``'s ``index``.
         seed: seed of the random draws (``perturb``, ``prior``).
 
@@ -97,6 +98,7 @@ def generate(
     """
     run_dir = Path(run_dir)
     folder = read_run(run_dir)
+    stage = folder.reference_stage if stage is None else stage
     model, params = _decoder(folder, stage)
     lat = folder.latents
     z = _moved_codes(
@@ -123,7 +125,7 @@ def _decoder(folder: RunFolder, stage: str):
             f"code); generate works with {', '.join(decoders)} runs"
         )
     lat = folder.latents
-    if model.code != lat["code/pretrained"].shape[1] or model.n_inputs != len(
+    if model.code != lat[f"code/{stage}"].shape[1] or model.n_inputs != len(
         lat["feature_names"]
     ):  # fmt: skip
         raise ConfigError(

@@ -18,6 +18,7 @@ from aelab.config import RunConfig
 from aelab.errors import ConfigError
 from aelab.outputs.folders import RunFolder, read_run
 from aelab.outputs.style import COLORS
+from aelab.training.plan import PRETRAINED
 
 _NCOLS = 4
 _PANEL_INCHES = 4.0
@@ -54,13 +55,13 @@ def check_dims(dims: tuple[int, int] | None, code: int, flag: str = "--plot-dims
 
 
 def _code_panels(
-    lat: dict, metrics: dict, strategies: list[str], family: str, dims: tuple[int, int] | None
+    lat: dict, metrics: dict, stages: list[str], family: str, dims: tuple[int, int] | None
 ) -> list[Panel]:  # family: its title
-    """The pretrained and fine-tuned codes, drawn in one shared 2-D frame."""
-    pre = lat["code/pretrained"]
+    """The pretrained (when the run pretrained) and fine-tuned codes, drawn in one shared 2-D
+    frame: that of the first stage's code."""
+    pre = lat[f"code/{stages[0]}"]
     k = pre.shape[1]
     check_dims(dims, k)
-    stages = ["pretrained", *strategies]
     codes = [lat[f"code/{s}"] for s in stages]
     if dims is not None:
         codes = [c[:, list(dims)] for c in codes]
@@ -70,36 +71,32 @@ def _code_panels(
         labels = ("code", "class (spread out to be seen)")
     elif k == 2:
         xy, labels = codes, ("code 1", "code 2")
-    else:  # PCA fitted on the pretrained code, the same projection for every stage
+    else:  # PCA fitted on the first stage's code, the same projection for every stage
         mean = pre.mean(axis=0)
         basis = np.linalg.svd(pre - mean, full_matrices=False)[2][:2]
         xy = [(c - mean) @ basis.T for c in codes]
-        labels = (f"PC 1 of the {k}-D pretrained code", "PC 2")
+        labels = (f"PC 1 of the {k}-D {stages[0]} code", "PC 2")
     unit_box = k == 2 and all(((c >= 0) & (c <= 1)).all() for c in codes)
-    pm = metrics["pretrained"]
-    panels = [
-        Panel(
-            f"Pretrained {family}",
-            f"test recon MSE {_fmt(pm['test_reconstruction_mse'])} · kNN "
-            f"{_fmt(pm['knn_accuracy'])}",
-            xy[0],
-            labels,
-            unit_box,
-        )
-    ]
-    for s, points in zip(strategies, xy[1:], strict=True):
-        sm = metrics["strategies"][s]
-        panels.append(
-            Panel(
-                f"Fine-tuned: {s}",
-                f"test acc {_fmt(sm['test_accuracy'])} · CKA to pretrained "
-                f"{_fmt(sm['cka_to_pretrained'])}\ntest recon MSE "
-                f"{_fmt(sm['test_reconstruction_mse'])}",
-                points,
-                labels,
-                unit_box,
+    panels = []
+    for s, points in zip(stages, xy, strict=True):
+        if s == PRETRAINED:
+            pm = metrics[PRETRAINED]
+            title = f"Pretrained {family}"
+            numbers = (
+                f"test recon MSE {_fmt(pm['test_reconstruction_mse'])} · kNN "
+                f"{_fmt(pm['knn_accuracy'])}"
             )
-        )
+        else:
+            sm = metrics["strategies"][s]
+            title = f"Fine-tuned: {s}" if PRETRAINED in stages else f"Trained: {s}"
+            cka = f" · CKA to pretrained {_fmt(sm['cka_to_pretrained'])}" if (
+                "cka_to_pretrained" in sm
+            ) else ""  # fmt: skip
+            numbers = (
+                f"test acc {_fmt(sm['test_accuracy'])}{cka}\ntest recon MSE "
+                f"{_fmt(sm['test_reconstruction_mse'])}"
+            )
+        panels.append(Panel(title, numbers, points, labels, unit_box))
     return panels
 
 
@@ -165,7 +162,7 @@ def _scatter(
         ax.set_aspect("equal")
 
 
-def _settings_text(config: RunConfig, n_features: int) -> str:
+def _settings_text(config: RunConfig, n_features: int, pretrained: bool) -> str:
     model, train = config.model, config.train
     layers = "-".join(str(w) for w in [n_features, *model.hidden, model.code])
     extras = [f"{config.data.labels} labels per class"] if config.data.labels else []
@@ -176,9 +173,13 @@ def _settings_text(config: RunConfig, n_features: int) -> str:
     return (
         f"{model.spec.title} {layers}, {model.code_activation} code"
         f"{''.join(', ' + e for e in extras)}\n"
-        f"{train.pretrain_steps:,} {'greedy ' if train.pretraining == 'greedy' else ''}"
-        f"pretraining + {train.finetune_steps:,} fine-tuning steps\n"
-        f"Adam lr {train.learning_rate:g}, λ = {train.recon_weight:g}, seed {config.seed}"
+        + (
+            f"{train.pretrain_steps:,} {'greedy ' if train.pretraining == 'greedy' else ''}"
+            f"pretraining + {train.finetune_steps:,} fine-tuning steps\n"
+            if pretrained
+            else f"no pretraining, {train.finetune_steps:,} training steps\n"
+        )
+        + f"Adam lr {train.learning_rate:g}, λ = {train.recon_weight:g}, seed {config.seed}"
     )
 
 
@@ -187,15 +188,15 @@ def stages_figure(run: str | Path | RunFolder, dims: tuple[int, int] | None = No
 
     Colours are classes; filled markers are training samples, hollow ones held-out samples.
     Each panel's title carries its key numbers from ``metrics.json``. A code of more than two
-    units is drawn through PCA fitted on the pretrained code, or as the two units ``dims``.
+    units is drawn through PCA fitted on the pretrained code (the first strategy's without
+    pretraining), or as the two units ``dims``.
     """
     folder = run if isinstance(run, RunFolder) else read_run(run)
     lat, m, config = folder.latents, folder.metrics, folder.config
     labels, is_train = lat["label"], lat["is_train"].astype(bool)
     is_labelled = lat["is_labelled"].astype(bool)
-    strategies = folder.strategies
     raw, pca = _raw_panels(lat, m)
-    pre, *tuned = _code_panels(lat, m, strategies, config.model.spec.title, dims)
+    pre, *tuned = _code_panels(lat, m, folder.stages, config.model.spec.title, dims)
 
     nrows = 1 + -(-len(tuned) // _NCOLS)
     fig = Figure(
@@ -234,7 +235,7 @@ def stages_figure(run: str | Path | RunFolder, dims: tuple[int, int] | None = No
     legend_ax = axes[3]
     legend_ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9, title="class")
     legend_ax.set_title(f"{m['data']['dataset']}: what fine-tuning does to the code", fontsize=9.5)
-    settings = _settings_text(config, m["data"]["n_features"])
+    settings = _settings_text(config, m["data"]["n_features"], folder.pretrained)
     legend_ax.text(0.0, 0.05, settings, fontsize=8, color="0.3", transform=legend_ax.transAxes)
     return fig
 

@@ -26,6 +26,7 @@ from matplotlib.image import imsave
 from aelab.errors import RunFolderError
 from aelab.outputs.folders import RunFolder, SweepFolder, is_run, is_sweep, read_run, read_sweep
 from aelab.outputs.style import COLORS, frames, projection, shown_rows
+from aelab.training.plan import PRETRAINED
 
 MAX_FEATURES = 8  # original features shown on hover
 GRID = 96  # decision-region resolution
@@ -80,7 +81,7 @@ def run_report_data(folder: RunFolder) -> dict:
     lat = folder.latents
     n = len(lat["label"])
     shown = shown_rows(n)
-    mean, basis, axes = projection(lat["code/pretrained"])
+    mean, basis, axes = projection(lat[f"code/{folder.reference_stage}"], folder.reference_stage)
 
     def plane(codes: np.ndarray) -> list:
         return np.round((codes[..., shown, :] - mean) @ basis, 4).tolist()
@@ -98,7 +99,7 @@ def run_report_data(folder: RunFolder) -> dict:
     raw = rows * lat["scaler_scale"] + lat["scaler_mean"]
     features = [str(f) for f in lat["feature_names"][:MAX_FEATURES]]
     regions = {}
-    if lat["code/pretrained"].shape[1] == 2:
+    if lat[f"code/{folder.reference_stage}"].shape[1] == 2:
         regions = _decision_regions(folder, box, len(lat["class_names"]))
     return {
         "colors": COLORS,
@@ -126,18 +127,14 @@ def run_report_data(folder: RunFolder) -> dict:
 def _stages(folder: RunFolder, plane) -> list[dict]:
     """Every stage's snapshots (at most ``MAX_FRAMES``) in the plane, with their steps."""
     lat, stages = folder.latents, []
-    steps = {
-        "pretrained": lat["snapshot_steps/pretrain"],
-        "finetune": lat["snapshot_steps/finetune"],
-    }
     for name in folder.stages:
         snaps = lat[f"snapshots/{name}"]
         keep = frames(snaps)
-        phase = "pretrained" if name == "pretrained" else "finetune"
+        phase = "pretrain" if name == PRETRAINED else "finetune"
         stages.append(
             {
                 "name": name,
-                "steps": [int(s) for s in np.asarray(steps[phase])[keep]],
+                "steps": [int(s) for s in lat[f"snapshot_steps/{phase}"][keep]],
                 "frames": plane(snaps[keep]),
             }
         )
@@ -156,7 +153,8 @@ def _metrics_table(metrics: dict) -> str:
         "knn_accuracy": "kNN on the code",
         "probe_accuracy": "linear probe on the code",
     }
-    rows = {"pretrained": metrics["pretrained"], **metrics["strategies"]}
+    pretrained = {PRETRAINED: metrics[PRETRAINED]} if PRETRAINED in metrics else {}
+    rows = pretrained | metrics["strategies"]
     used = [k for k in columns if any(k in r for r in rows.values())]
     head = "".join(f"<th>{html.escape(columns[k])}</th>" for k in used)
     body = []

@@ -21,6 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from aelab.cache import enable_compilation_cache
 from aelab.config import RunConfig
 from aelab.errors import AelabError, ConfigError
 from aelab.outputs.animation import write_animation
@@ -167,8 +168,10 @@ def run(
     SIGINT or SIGTERM during training stops it after the current chunk of steps, saves the
     state in ``out/<name>.interrupted`` and raises :class:`RunInterrupted`. Any
     :class:`~aelab.AelabError` (a bad setting, dataset or output folder, a diverged training)
-    leaves no run folder, and the folders made for it are removed again.
+    leaves no run folder, and the folders made for it are removed again. Compiled programs
+    are kept in the compilation cache (:mod:`aelab.cache`) for the next run.
     """
+    enable_compilation_cache()
     state = None
     if resume is not None:
         resume = Path(resume).resolve()

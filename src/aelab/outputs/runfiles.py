@@ -31,6 +31,11 @@ def _inputs(x: np.ndarray) -> dict[str, np.ndarray]:
 def _latents(outcome: Outcome) -> dict[str, np.ndarray]:
     """``latents.npz``: every sample's labels, split and inputs; every stage's code and path."""
     split, ds = outcome.split, outcome.split.dataset
+    pre = outcome.pretrain
+    pretraining = {} if pre is None else {
+        "snapshot_steps/pretrain": pre.snapshot_steps,
+        "snapshots/pretrained": pre.snapshots[:, 0],
+    }  # fmt: skip
     return {
         "index": np.arange(len(split.y)),
         "label": split.y,
@@ -44,9 +49,8 @@ def _latents(outcome: Outcome) -> dict[str, np.ndarray]:
         **_inputs(split.x),
         "scaler_mean": split.mean,
         "scaler_scale": split.scale,
-        "snapshot_steps/pretrain": outcome.pretrain.snapshot_steps,
+        **pretraining,
         "snapshot_steps/finetune": outcome.finetune.snapshot_steps,
-        "snapshots/pretrained": outcome.pretrain.snapshots[:, 0],
         **{f"code/{k}": v for k, v in outcome.codes.items()},
         **{
             f"snapshots/{s}": outcome.finetune.snapshots[:, i]
@@ -83,14 +87,14 @@ def write_run(
     np.savez_compressed(
         run_dir / "history.npz",
         fields=np.array(HISTORY_FIELDS),
-        pretrained=outcome.pretrain.history[0],
+        **({} if outcome.pretrain is None else {PRETRAINED: outcome.pretrain.history[0]}),
         **{s: outcome.finetune.history[i] for i, s in enumerate(outcome.strategies)},
     )
 
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir()
     checkpoints = {}
-    for stage in (PRETRAINED, *outcome.strategies):
+    for stage in outcome.stages:
         path = ckpt_dir / f"{stage}.npz"
         save_checkpoint(path, outcome.model, outcome.params_of(stage), info=split.info())
         checkpoints[stage] = path

@@ -34,15 +34,17 @@ def shown_rows(n: int) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
 
 
-def projection(pretrained_code: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def projection(
+    code: np.ndarray, stage: str = "pretrained"
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A fixed map from the code to the plane, ``(code - mean) @ basis``, and its axes'
-    names: the code itself when it is 2-D, else the PCA of the final pretrained code (the
-    stage figure's own choice)."""
-    code = pretrained_code
+    names: the code itself when it is 2-D, else the PCA of the final code of ``stage`` (the
+    pretrained one, or the first strategy's in a run without pretraining: the stage
+    figure's own choice)."""
     if code.shape[1] == 2:
         return np.zeros(2), np.eye(2), ["z0", "z1"]
     if code.shape[1] == 1:
         return np.zeros(1), np.array([[1.0, 0.0]]), ["z0", "-"]
     mean = code.mean(axis=0)
     _, _, vt = np.linalg.svd(code - mean, full_matrices=False)
-    return mean, vt[:2].T, ["PC1 of the pretrained code", "PC2 of the pretrained code"]
+    return mean, vt[:2].T, [f"PC1 of the {stage} code", f"PC2 of the {stage} code"]

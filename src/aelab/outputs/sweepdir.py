@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from aelab.analysis.summary import METRICS, setting_text, summarise
+from aelab.cache import enable_compilation_cache
 from aelab.config import OUTER, RunConfig, SweepConfig, dump_sweep_config, noise_kind
 from aelab.data import load_data
 from aelab.errors import AelabError
@@ -75,8 +76,10 @@ def sweep(
     every slice of ``seeds_per_slice`` seeds, so an interrupted sweep loses at most the slice
     in training; ``resume`` (an existing sweep folder) reads its ``sweep.toml`` and trains
     only the seeds without rows. ``mesh`` spreads each slice's seeds over its devices (a
-    slice of one seed trains data-parallel).
+    slice of one seed trains data-parallel). Compiled programs are kept in the compilation
+    cache (:mod:`aelab.cache`) for the next sweep.
     """
+    enable_compilation_cache()
     if resume is not None:
         folder = read_sweep(resume)
         sweep_dir, config, done = folder.path, folder.config, folder.results

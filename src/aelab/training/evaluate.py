@@ -47,13 +47,14 @@ def model_metrics(
     split: Split,
     out: Outputs,
     i: int,
-    pre_code: np.ndarray,
-    pre_test_mse: float,
+    pre_code: np.ndarray | None,
+    pre_test_mse: float | None,
     quality: Callable[[np.ndarray], dict],
     start: np.ndarray | None = None,
 ) -> dict:
-    """Model ``i`` of ``out``: accuracies, reconstruction errors and drift, CKA to the
-    pretrained code, ``quality`` of its code, and with its ``start`` code how far it moved."""
+    """Model ``i`` of ``out``: accuracies, reconstruction errors and, with a pretrained code
+    (``pre_code``), the drift from it and CKA to it; ``quality`` of its code, and with its
+    ``start`` code how far it moved."""
     y, is_train, labelled = split.y, split.is_train, split.is_labelled
     test, unlabelled = ~is_train, is_train & ~labelled
     code, logits = out.codes[i], out.logits[i]
@@ -63,9 +64,10 @@ def model_metrics(
         "test_accuracy": metrics.accuracy(logits[test], y[test]),
         "train_reconstruction_mse": out.mse(i, is_train),
         "test_reconstruction_mse": test_mse,
-        "reconstruction_drift": test_mse - pre_test_mse,
-        "cka_to_pretrained": metrics.linear_cka(pre_code, code),
     }
+    if pre_code is not None:
+        result["reconstruction_drift"] = test_mse - pre_test_mse
+        result["cka_to_pretrained"] = metrics.linear_cka(pre_code, code)
     if start is not None:
         result["cka_to_start"] = metrics.linear_cka(start, code)
         result["mean_displacement"] = metrics.mean_displacement(start, code)
@@ -95,13 +97,14 @@ def run_metrics(
     model: AbstractModel,
     split: Split,
     strategies: tuple[str, ...],
-    pre_params: Params,
+    pre_params: Params | None,
     ft_params: Params,
     ft_start: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Every stage of a run: the pretrained model (``pre_params``, one model), each strategy's
-    (``ft_params``, one a strategy, whose codes started at ``ft_start`` (K, N, code)), and
-    the references that need no training. Returns every stage's code and ``metrics.json``."""
+    """Every stage of a run: the pretrained model (``pre_params``, one model; ``None`` when
+    the run did not pretrain), each strategy's (``ft_params``, one a strategy, whose codes
+    started at ``ft_start`` (K, N, code)), and the references that need no training.
+    Returns every stage's code and ``metrics.json``."""
     x, y, is_train, labelled = split.x, split.y, split.is_train, split.is_labelled
     test = ~is_train
     # kNN, probe and silhouette of a code: on a seeded sample above REFERENCE_SAMPLES samples
@@ -111,42 +114,51 @@ def run_metrics(
     def quality(code: np.ndarray) -> dict[str, float]:
         return metrics.code_quality(code[picked], y[picked], labelled[picked], test[picked])
 
-    pre, fine = Outputs.of(model, pre_params, x), Outputs.of(model, ft_params, x)
-    pre_code, pre_test_mse = pre.codes[0], pre.mse(0, test)
-    result: dict = {
-        "data": {
-            "dataset": split.dataset.name,
-            "n_train": split.n_train,
-            "n_labelled": int(labelled.sum()),
-            "n_unlabelled": int((is_train & ~labelled).sum()),
-            "n_test": int(test.sum()),
-            "n_features": int(x.shape[1]),
-            "n_classes": split.dataset.n_classes,
-            "class_names": list(split.dataset.class_names),
-        },
-        "pretrained": {
+    fine = Outputs.of(model, ft_params, x)
+    pre_code = pre_test_mse = None
+    if pre_params is not None:
+        pre = Outputs.of(model, pre_params, x)
+        pre_code, pre_test_mse = pre.codes[0], pre.mse(0, test)
+    result: dict = {"data": data_info(split)}
+    if pre_params is not None:
+        result["pretrained"] = {
             "train_reconstruction_mse": pre.mse(0, is_train),
             "test_reconstruction_mse": pre_test_mse,
             **quality(pre_code),
-        },
-        "strategies": {},
-    }
+        }
+    result["strategies"] = {}
     if len(picked) < len(y):  # say so where the numbers are
         result["data"]["code_metrics_sample"] = len(picked)
     result["references"], pca = references(split, model.code)
-    codes = {"pca": pca, "pretrained": pre_code}
+    codes = {"pca": pca} if pre_code is None else {"pca": pca, "pretrained": pre_code}
     for i, name in enumerate(strategies):
         result["strategies"][name] = model_metrics(
             split, fine, i, pre_code, pre_test_mse, quality, start=ft_start[i]
         )
         codes[name] = fine.codes[i]
     rows = np.flatnonzero(test)  # the family's own numbers (a VAE's KL) on held-out samples
-    for measure, values in mean_measures(model, pre_params, x, rows).items():
-        result["pretrained"][f"test_{measure}"] = float(values[0])
+    if pre_params is not None:
+        for measure, values in mean_measures(model, pre_params, x, rows).items():
+            result["pretrained"][f"test_{measure}"] = float(values[0])
     for measure, values in mean_measures(model, ft_params, x, rows).items():
         for name, value in zip(strategies, values, strict=True):
             result["strategies"][name][f"test_{measure}"] = float(value)
     return codes, nan_to_none(result)
+
+
+def data_info(split: Split) -> dict:
+    """``metrics.json``'s ``data`` table: what the run trained and measured on."""
+    is_train, labelled = split.is_train, split.is_labelled
+    return {
+        "dataset": split.dataset.name,
+        "n_train": split.n_train,
+        "n_labelled": int(labelled.sum()),
+        "n_unlabelled": int((is_train & ~labelled).sum()),
+        "n_test": int((~is_train).sum()),
+        "n_features": int(split.x.shape[1]),
+        "n_classes": split.dataset.n_classes,
+        "class_names": list(split.dataset.class_names),
+    }
 
 
 def nan_to_none(value):

@@ -52,15 +52,20 @@ class Outcome:
     split: Split
     model: AbstractModel
     strategies: tuple[str, ...]
-    pretrain: PhaseResult  # M = 1
+    pretrain: PhaseResult | None  # M = 1; None when the run did not pretrain
     finetune: PhaseResult  # M = len(strategies)
-    codes: dict[str, np.ndarray]  # "pca", "pretrained" and each strategy -> (N, code)
+    codes: dict[str, np.ndarray]  # "pca", "pretrained" (if any) and each strategy -> (N, code)
     metrics: dict  # as metrics.json holds it: undefined numbers are None
     seconds: dict[str, float]
 
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages with a model: ``"pretrained"`` when the run pretrained, each strategy."""
+        return (PRETRAINED, *self.strategies) if self.pretrain is not None else self.strategies
+
     def params_of(self, stage: str) -> Params:
         """One model's parameters: ``"pretrained"`` or a strategy name."""
-        if stage == PRETRAINED:
+        if stage == PRETRAINED and self.pretrain is not None:
             phase, i = self.pretrain, 0
         else:
             phase, i = self.finetune, self.strategies.index(stage)
@@ -107,7 +112,9 @@ def train_and_evaluate(
             f"the data of {config.data.dataset!r} is not what the interrupted run trained on "
             "(a file changed since); resuming needs the same data, or start a new run"
         )
-    the_plan = make_plan(config, split.x.shape[1], split.dataset.n_classes)
+    # pretraining only for the strategies that start from it, or as the reference stage
+    pretrain = "always" if config.train.pretrained_reference else "needed"
+    the_plan = make_plan(config, split.x.shape[1], split.dataset.n_classes, pretrain=pretrain)
     if resume is not None:
         check_resume(resume, the_plan, n_samples=len(split.y))
     data = [SeedData.from_splits({config.data.labels: split})]
@@ -119,13 +126,14 @@ def train_and_evaluate(
     except Diverged as exc:  # what a checkpoint of the last good weights needs
         exc.model, exc.info = the_plan.model, split.info()
         raise
-    pretrain, finetune = trained.pretrain.group(0), trained.finetune.group(0)
+    pretrain = trained.pretrain.group(0) if trained.pretrain is not None else None
+    finetune = trained.finetune.group(0)
     seconds.update(trained.seconds)
 
     t0 = time.perf_counter()
     codes, result = run_metrics(
-        the_plan.model, split, config.strategies, pretrain.params, finetune.params,
-        finetune.snapshots[0],
+        the_plan.model, split, config.strategies, None if pretrain is None else pretrain.params,
+        finetune.params, finetune.snapshots[0],
     )  # fmt: skip
     result["data"]["n_dropped_missing"] = dropped
     seconds["metrics"] = time.perf_counter() - t0
@@ -151,7 +159,9 @@ def check_resume(resume: Interrupted, plan: Plan, n_samples: int) -> None:
     if not 0 < resume.state.done < phase.steps:
         raise fail(f"{resume.state.done} steps done of {phase.steps}")
     saved = [(resume.state, len(phase.members), resume.state.done)]
-    if resume.phase == FINETUNE:
+    if resume.phase == FINETUNE and (resume.pretrain is None) != (plan.pretrain is None):
+        raise fail("pretraining")
+    if resume.phase == FINETUNE and plan.pretrain is not None:
         saved.append((resume.pretrain, len(plan.pretrain.members), plan.pretrain.steps))
     template = jax.eval_shape(plan.model.init, jax.random.key(0))
     code = plan.model.code
@@ -188,9 +198,9 @@ def _check_snapshot_size(config: RunConfig, n_samples: int) -> None:
     """Refuse settings whose code snapshots would not fit comfortably in memory."""
     t = config.train
     per_snapshot = 4 * n_samples * config.model.code  # float32 codes of every sample
-    count = (-(-t.pretrain_steps // t.snapshot_every) + 1) + len(config.strategies) * (
-        -(-t.finetune_steps // t.snapshot_every) + 1
-    )
+    count = (-(-t.pretrain_steps // t.snapshot_every) + 1) * config.pretrains + len(
+        config.strategies
+    ) * (-(-t.finetune_steps // t.snapshot_every) + 1)
     if count * per_snapshot > MAX_SNAPSHOT_BYTES:
         every = math.ceil(
             per_snapshot

@@ -132,15 +132,10 @@ def chunk_program(
                 params = {**params, "stats": stats}
             return (params, opt_state, key), parts
 
-        def step(carry, inputs):
+        def step(carry, inputs):  # ``active`` is every model's: one branch runs, not both
             i, step_rows = inputs
-            # ``active`` is the same for every model: a branch taken, not both computed
-            return jax.lax.cond(
-                i < active,
-                lambda c: train(c, step_rows),
-                lambda c: (c, jnp.zeros(len(HISTORY_FIELDS), jnp.float32)),
-                carry,
-            )
+            idle = jnp.zeros(len(HISTORY_FIELDS), jnp.float32)
+            return jax.lax.cond(i < active, train, lambda c, _: (c, idle), carry, step_rows)
 
         (params, opt_state, key), parts = jax.lax.scan(
             step, (params, opt_state, key), (jnp.arange(n_steps), rows), length=n_steps
