@@ -50,9 +50,10 @@ def test_a_row_is_the_single_run_with_the_same_settings(small_sweep, seed, label
         strategies=(strategy,),
         data=aelab.DataConfig(labels=labels),
         train=aelab.TrainConfig(
-            pretrain_steps=300, finetune_steps=400, snapshot_every=100, recon_weight=lam or 1.0
+            pretrain_steps=300, finetune_steps=400, snapshot_every=100, recon_weight=lam or 1.0,
+            pretrained_reference=True,  # a sweep measures every strategy against pretraining
         ),
-    )
+    )  # fmt: skip
     alone = train_and_evaluate(config).metrics["strategies"][strategy]
     rows = small_sweep.results
     pick = (rows["seed"] == seed) & (rows["strategy"] == strategy)
