@@ -24,8 +24,14 @@ FAST = ["--pretrain-steps", "300", "--finetune-steps", "400", "--snapshot-every"
 
 
 def _env(extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XLA_", "JAX_"))}
-    return {**env, "AELAB_COMPILATION_CACHE": "off", **(extra or {})}
+    """A fresh process's environment: no XLA or JAX settings but the test session's
+    compilation cache (a program compiled once loads in every other process)."""
+    cache = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("XLA_", "JAX_")) or k in cache
+    }  # fmt: skip
+    return {**env, **(extra or {})}
 
 
 def _python(code: str, extra_env: dict) -> dict:

@@ -25,7 +25,7 @@ def _metrics(folder):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
-    env = {**os.environ, "AELAB_COMPILATION_CACHE": "off"}
+    env = dict(os.environ)  # the test session's compilation cache: the same programs thrice
     command = [sys.executable, "-m", "aelab", "run", *ARGS, "--out", str(tmp_path), "-q"]
     child = subprocess.Popen(
         [*command, "--name", "cut"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

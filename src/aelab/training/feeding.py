@@ -291,15 +291,20 @@ class DiskReader:
     ) -> None:
         self.x, self.y, self.order, self.mesh = x, np.asarray(y, np.int32), order, mesh
         self.batch_size = order.batch_size
+        self.per_read = min(chunk, max(1, READ_BYTES // (4 * self.batch_size * x.shape[1])))
         self._segments = self._plan(done, steps, chunk)
-        self._ahead = self.read(*next(self._segments, (0, 0)))
+        self._ahead = self._next()
+
+    def _next(self) -> tuple[int, object]:
+        """The next read's steps and rows."""
+        start, steps = next(self._segments, (0, 0))
+        return steps, self.read(start, steps)
 
     def _plan(self, done: int, steps: int, chunk: int) -> Iterator[tuple[int, int]]:
-        per_read = max(1, READ_BYTES // (4 * self.batch_size * self.x.shape[1]))
         while done < steps:
             end = min(steps, (done // chunk + 1) * chunk)
-            for start in range(done, end, per_read):
-                yield start, min(per_read, end - start)
+            for start in range(done, end, self.per_read):
+                yield start, min(self.per_read, end - start)
             done = end
 
     def pieces(self, count: int) -> Iterator[tuple[int, object]]:
@@ -307,18 +312,20 @@ class DiskReader:
         (the caller asks for the next), the next read is made while the device trains."""
         covered = 0
         while covered < count:
-            rows = self._ahead
-            steps = rows[1].shape[1]
+            steps, rows = self._ahead
             yield steps, rows
-            self._ahead = self.read(*next(self._segments, (0, 0)))
+            self._ahead = self._next()
             covered += steps
 
     def read(self, start: int, steps: int):
-        """The rows of steps ``start .. start + steps - 1``: x (1, steps, B, D), y (1, steps,
-        B); ``None`` for no steps. Nothing here waits for the device."""
+        """The rows of steps ``start .. start + steps - 1``: x (1, R, B, D), y (1, R, B), R
+        ``per_read`` (a shorter read is padded with row 0, which the program's idle steps
+        never use: every read runs one program); ``None`` for no steps. Nothing here waits
+        for the device."""
         if steps == 0:
             return None
         idx = self.order.steps(start, steps)[None]  # (1, steps, B)
+        idx = np.pad(idx, [(0, 0), (0, self.per_read - steps), (0, 0)])
 
         def rows(index) -> np.ndarray:  # a block of the minibatches, read in file order
             wanted = idx[index[:3]] if index else idx

@@ -264,10 +264,10 @@ class _Training:
         n = min(self.schedule.chunk, self.schedule.steps - self.done)
         pieces, codes = [], None
         for count, rows in self.host_feed.pieces(self.done, n):
-            # In memory, every chunk runs one program of a whole chunk's length (a shorter
-            # last chunk leaves the rest of it idle); reads from disk are as long as they are.
-            length = count if self.feed.streamed else self.schedule.chunk
-            if rows is not None and length > count:
+            # One program of a whole chunk's length (a shorter last chunk leaves the rest of
+            # it idle), or from disk of a whole read's (a shorter read comes padded).
+            length = rows[0].shape[1] if self.feed.streamed else self.schedule.chunk
+            if not self.feed.streamed and rows is not None and length > count:
                 rows = np.pad(rows, [(0, 0), (0, length - count), (0, 0)])
             if self.group_mesh is not None and rows is not None:
                 rows = place(_grown(rows, self.group_mesh, self.n_groups), self.group_mesh, 0)
