@@ -115,34 +115,45 @@ def chunk_program(
     random = noise_kind is not None or model.uses_randomness or feed.batch_size is not None
     grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
 
-    def one_model(params, opt_state, key, weights, batch, rows, active):
+    def train(params, opt_state, key, weights, batch, step_rows, pool):  # one model's step
         opt = optimizer(opt_state.hyperparams["learning_rate"])
-        pool = labelled_rows(batch) if feed.epochs and not feed.shared else None
+        key, step_key = jax.random.split(key) if random else (key, key)
+        seen, step_key = select(feed, batch, step_rows, step_key, pool)
+        if feed.batch_size is not None:
+            seen = shard(seen)
+        (_, (parts, stats)), grads = grad_fn(model, params, seen, step_key, weights, noise_kind)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        if stats is not None:  # running statistics are replaced, never trained
+            params = {**params, "stats": stats}
+        return (params, opt_state, key), parts
 
-        def train(carry, step_rows):
-            params, opt_state, key = carry
-            key, step_key = jax.random.split(key) if random else (key, key)
-            seen, step_key = select(feed, batch, step_rows, step_key, pool)
-            if feed.batch_size is not None:
-                seen = shard(seen)
-            (_, (parts, stats)), grads = grad_fn(model, params, seen, step_key, weights, noise_kind)
-            updates, opt_state = opt.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
-            if stats is not None:  # running statistics are replaced, never trained
-                params = {**params, "stats": stats}
-            return (params, opt_state, key), parts
+    # Inside a group: the data and the step's rows are the group's (shared, never copied),
+    # the masks each model's. The models are mapped inside the loop over steps, not the loop
+    # inside the map: JAX then traces the step once, where mapping the loop batches its body
+    # again for each map (a second and third trace of the whole step).
+    models = Batch(None, None, 0, 0)
+    each = jax.vmap(jax.vmap(train, in_axes=(0, 0, 0, 0, models, None, 0)))
+    pools = jax.vmap(jax.vmap(labelled_rows, in_axes=(models,)))
+
+    def program(params, opt_state, keys, weights, batch, rows, active):
+        pool = pools(batch) if feed.epochs and not feed.shared else None
+
+        def busy(carry, step_rows):
+            return each(*carry, weights, batch, step_rows, pool)
 
         def step(carry, inputs):  # ``active`` is every model's: one branch runs, not both
             i, step_rows = inputs
-            idle = jnp.zeros(len(HISTORY_FIELDS), jnp.float32)
-            return jax.lax.cond(i < active, train, lambda c, _: (c, idle), carry, step_rows)
+            idle = jnp.zeros((*weights.ce.shape, len(HISTORY_FIELDS)), jnp.float32)  # (S, K, 4)
+            return jax.lax.cond(i < active, busy, lambda c, _: (c, idle), carry, step_rows)
 
-        (params, opt_state, key), parts = jax.lax.scan(
-            step, (params, opt_state, key), (jnp.arange(n_steps), rows), length=n_steps
+        steps_rows = jax.tree.map(lambda a: jnp.moveaxis(a, 1, 0), rows)  # steps first
+        (params, opt_state, keys), parts = jax.lax.scan(
+            step, (params, opt_state, keys), (jnp.arange(n_steps), steps_rows), length=n_steps
         )
-        codes = model.encode(params, batch.x) if snapshots and not feed.streamed else None
-        return params, opt_state, key, parts, codes
+        codes = None
+        if snapshots and not feed.streamed:
+            codes = jax.vmap(jax.vmap(model.encode, in_axes=(0, None)))(params, batch.x)
+        return params, opt_state, keys, jnp.moveaxis(parts, 0, 2), codes
 
-    # Inside a group: the data is the group's (shared, never copied), the masks each model's.
-    in_group = jax.vmap(one_model, in_axes=(0, 0, 0, 0, Batch(None, None, 0, 0), None, None))
-    return jax.jit(jax.vmap(in_group, in_axes=(0, 0, 0, 0, 0, 0, None)))
+    return jax.jit(program)
