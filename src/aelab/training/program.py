@@ -88,6 +88,31 @@ def init_optimizers() -> Callable:
     return jax.jit(jax.vmap(one))
 
 
+def _model_step(model: AbstractModel, noise_kind: str | None, feed: Feed, mesh: Mesh | None):
+    """One model's training step: ``(params, opt_state, key, weights, batch, step_rows,
+    pool)`` to ``((params, opt_state, key), parts)``."""
+    shard = constrain(mesh)
+    # A deterministic full-batch model with no input noise draws nothing: leave the key
+    # alone, so the step compiles and runs without random-number kernels.
+    random = noise_kind is not None or model.uses_randomness or feed.batch_size is not None
+    grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
+
+    def train(params, opt_state, key, weights, batch, step_rows, pool):
+        opt = optimizer(opt_state.hyperparams["learning_rate"])
+        key, step_key = jax.random.split(key) if random else (key, key)
+        seen, step_key = select(feed, batch, step_rows, step_key, pool)
+        if feed.batch_size is not None:
+            seen = shard(seen)
+        (_, (parts, stats)), grads = grad_fn(model, params, seen, step_key, weights, noise_kind)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        if stats is not None:  # running statistics are replaced, never trained
+            params = {**params, "stats": stats}
+        return (params, opt_state, key), parts
+
+    return train
+
+
 @functools.cache
 def chunk_program(
     model: AbstractModel,
@@ -109,25 +134,7 @@ def chunk_program(
     (:class:`~aelab.training.feeding.HostFeed`, ``n_steps`` long), ``None`` when there is
     none. ``mesh`` shards every step's samples over its devices (one group data-parallel).
     """
-    shard = constrain(mesh)
-    # A deterministic full-batch model with no input noise draws nothing: leave the key
-    # alone, so the step compiles and runs without random-number kernels.
-    random = noise_kind is not None or model.uses_randomness or feed.batch_size is not None
-    grad_fn = jax.value_and_grad(objective, argnums=1, has_aux=True)
-
-    def train(params, opt_state, key, weights, batch, step_rows, pool):  # one model's step
-        opt = optimizer(opt_state.hyperparams["learning_rate"])
-        key, step_key = jax.random.split(key) if random else (key, key)
-        seen, step_key = select(feed, batch, step_rows, step_key, pool)
-        if feed.batch_size is not None:
-            seen = shard(seen)
-        (_, (parts, stats)), grads = grad_fn(model, params, seen, step_key, weights, noise_kind)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        if stats is not None:  # running statistics are replaced, never trained
-            params = {**params, "stats": stats}
-        return (params, opt_state, key), parts
-
+    train = _model_step(model, noise_kind, feed, mesh)
     # Inside a group: the data and the step's rows are the group's (shared, never copied),
     # the masks each model's. The models are mapped inside the loop over steps, not the loop
     # inside the map: JAX then traces the step once, where mapping the loop batches its body
