@@ -43,6 +43,8 @@ def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
     assert "interrupted after 250 of 1000 pretraining steps" in err
     assert sorted(p.name for p in folder.iterdir()) == ["config.toml", "resume.npz"]
     assert not (tmp_path / "cut").exists() and not list(tmp_path.glob(".cut.partial-*"))
+    if sig != signal.SIGINT:  # what follows the stop does not depend on the signal
+        return
 
     resumed = subprocess.run(
         [sys.executable, "-m", "aelab", "run", "--resume", str(folder), "-q"],
