@@ -31,7 +31,7 @@ def one() -> None:
 
     from aelab.estimators import AutoencoderClassifier
 
-    x, y = load_wine(return_x_y=True)
+    x, y = load_wine(return_X_y=True)
     t0 = time.perf_counter()
     mlp = MLPClassifier(random_state=0, max_iter=2000).fit(StandardScaler().fit_transform(x), y)
     t1 = time.perf_counter()
