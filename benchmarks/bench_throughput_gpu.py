@@ -49,6 +49,7 @@ The 2-core CPU reference is 44,000-46,000 samples/s and 263 GFLOP/s at batch 256
 
     python benchmarks/bench_throughput_gpu.py [--batch-sizes 256,1024,4096] [--short 1000]
         [--long 5000] [--trials 3] [--precision default|highest] [--json PATH]
+    python benchmarks/bench_throughput_gpu.py --quick   # under a minute on an H200
     python benchmarks/bench_throughput_gpu.py --allow-cpu --samples 2000 --short 5 --long 10 \\
         --batch-sizes 64,128 --matmul-repeats 10 --big-shape 256,256,256   # CPU smoke test
 """
@@ -195,7 +196,14 @@ def main() -> None:
         "--allow-cpu", action="store_true", help="no GPU: run on the CPU (a smoke test)"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="under a minute on an H200: 200 and 1,000 steps, one timed pair, fewer matmuls",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.quick:  # the same measurements, shorter: enough steps to time on a GPU
+        args.short, args.long, args.trials = 200, 1000, 1
+        args.matmul_repeats, args.big_repeats = 1000, 10
     batches = [int(b) for b in args.batch_sizes.split(",")]
     big = tuple(int(s) for s in args.big_shape.split(","))
 
