@@ -103,9 +103,10 @@ def test_the_loss_goes_down_and_a_checkpoint_gives_identical_predictions(model, 
 
     x, batch = _tiny_batch(model)
     init = to_numpy(model.init(jax.random.key(0)))
+    # Two models, as in the next test: the same program (shapes and chunk), compiled once.
     result = train_phase(
-        model, stack([init]), batch, ce_weight=np.ones(1), recon_weight=np.ones(1),
-        learning_rate=0.01, steps=200, snapshot_every=100, key=jax.random.key(1),
+        model, stack([init, init]), batch, ce_weight=np.ones(2), recon_weight=np.ones(2),
+        learning_rate=0.01, steps=200, snapshot_every=50, key=jax.random.key(1),
     )  # fmt: skip
     loss = result.history[0, :, 0]
     assert loss[-10:].mean() < 0.7 * loss[:10].mean()
