@@ -10,6 +10,8 @@ from aelab.training.experiment import train_and_evaluate
 LADDER = LadderNetwork(n_inputs=4, n_classes=3, hidden=(6,), code=2, weights=(1.0, 0.5, 0.2, 0.1))
 X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
 ROWS = (np.arange(20) < 15).astype(np.float32)
+# One compiled forward pass (op by op, each of its hundreds of operations compiles alone).
+FORWARD = jax.jit(LADDER.train_forward)
 
 
 def test_layout_and_the_reference_combinator_start():
@@ -35,8 +37,8 @@ def test_the_combinator_at_its_start_gives_zero_and_copies_when_v_is_one():
 
 def test_the_corrupted_path_is_random_and_the_clean_one_is_not():
     params = LADDER.init(jax.random.key(0))
-    (code_a, xa, la, pa), stats = LADDER.train_forward(params, X, jax.random.key(1), ROWS)
-    (code_b, xb, lb, pb), _ = LADDER.train_forward(params, X, jax.random.key(2), ROWS)
+    (code_a, xa, la, pa), stats = FORWARD(params, X, jax.random.key(1), ROWS)
+    (code_b, xb, lb, pb), _ = FORWARD(params, X, jax.random.key(2), ROWS)
     np.testing.assert_array_equal(code_a, code_b)  # the clean code
     assert not np.array_equal(la, lb)  # the corrupted logits the cross-entropy sees
     assert jax.tree.structure(stats) == jax.tree.structure(params["stats"])
@@ -49,8 +51,8 @@ def test_held_out_rows_shape_neither_statistics_nor_costs_of_training_rows():
     params = LADDER.init(jax.random.key(0))
     moved = X.copy()
     moved[15:] = 50.0
-    (_, xa, _, pa), sa = LADDER.train_forward(params, X, jax.random.key(1), ROWS)
-    (_, xb, _, pb), sb = LADDER.train_forward(params, moved, jax.random.key(1), ROWS)
+    (_, xa, _, pa), sa = FORWARD(params, X, jax.random.key(1), ROWS)
+    (_, xb, _, pb), sb = FORWARD(params, moved, jax.random.key(1), ROWS)
     np.testing.assert_allclose(np.asarray(pa)[:15], np.asarray(pb)[:15], rtol=1e-5, atol=1e-6)
     for u, v in zip(jax.tree.leaves(sa), jax.tree.leaves(sb), strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
