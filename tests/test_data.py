@@ -87,3 +87,22 @@ def test_loading_iris_imports_no_scikit_learn():
 def test_constant_columns_do_not_divide_by_zero():
     split = split_dataset(load_dataset("digits"), 0.5, seed=0)
     assert np.isfinite(split.x).all()
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_the_split_holds_out_the_rows_scikit_learn_holds_out(case):
+    """aelab draws the held-out rows itself (importing scikit-learn costs a short run a
+    second) with the same random numbers as ``train_test_split(stratify=y)``: tied
+    remainders, uneven classes, counts and fractions."""
+    from sklearn.model_selection import train_test_split  # the reference
+
+    from aelab.data.split import stratified_test_rows
+
+    rng = np.random.default_rng(case)
+    k = int(rng.integers(2, 7))
+    counts = rng.integers(2, 12, size=k) if case % 2 else np.full(k, int(rng.integers(2, 9)))
+    y = rng.permutation(np.repeat(np.arange(k), counts))
+    n = len(y)
+    n_test = int(rng.integers(k, n - k + 1))
+    _, expected = train_test_split(np.arange(n), test_size=n_test, stratify=y, random_state=case)
+    np.testing.assert_array_equal(np.sort(stratified_test_rows(y, n_test, case)), np.sort(expected))

@@ -106,3 +106,32 @@ def test_the_compilation_cache_is_set_when_jax_is_already_imported(tmp_path):
         {"AELAB_COMPILATION_CACHE": folder},
     )
     assert out == [folder, 0.05]
+
+
+def test_training_leaves_the_imports_of_measuring_to_a_background_thread():
+    """Loading Iris and splitting it import no scikit-learn (the split draws scikit-learn's
+    rows itself); a run imports what it measures with in a thread while it trains, and the
+    main thread waits for that thread before it measures."""
+    out = _python(
+        "import json, sys, threading\n"
+        "from aelab import prefetch\n"
+        "from aelab.config import RunConfig, TrainConfig\n"
+        "from aelab.training import experiment\n"
+        "from aelab.training.experiment import load_split\n"
+        "from aelab.cache import enable_compilation_cache\n"
+        "enable_compilation_cache()  # the test session's\n"
+        "train = TrainConfig(pretrain_steps=200, finetune_steps=300, snapshot_every=50)\n"
+        "config = RunConfig(train=train)  # conftest's tiny_config: programs compiled already\n"
+        "load_split(config)\n"
+        "split_alone = [m for m in ('sklearn', 'matplotlib') if m in sys.modules]\n"
+        "seen = {}\n"
+        "measure = experiment.run_metrics\n"
+        "def spy(*args):\n"
+        "    seen['thread'] = prefetch._thread is not None and not prefetch._thread.is_alive()\n"
+        "    seen['loaded'] = all(m in sys.modules for m in prefetch.AFTER_TRAINING)\n"
+        "    return measure(*args)\n"
+        "experiment.run_metrics = spy\n"
+        "experiment.train_and_evaluate(config)\n"
+        "print(json.dumps({'split': split_alone, **seen}))"
+    )
+    assert out == {"split": [], "thread": True, "loaded": True}

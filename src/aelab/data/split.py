@@ -133,8 +133,6 @@ def _scaled_on_disk(x: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.n
 
 
 def _random_split(dataset: Dataset, test_size: float | int, seed: int) -> np.ndarray:
-    from sklearn.model_selection import train_test_split  # heavy: imported when used
-
     n = len(dataset.y)
     n_test = int(np.ceil(test_size * n)) if isinstance(test_size, float) else int(test_size)
     counts = np.bincount(dataset.y, minlength=dataset.n_classes)
@@ -150,11 +148,45 @@ def _random_split(dataset: Dataset, test_size: float | int, seed: int) -> np.nda
             f"need at least one sample of each of the {k} classes, so use a count between {k} "
             f"and {n - k}, or a fraction such as 0.5"
         )
-    idx = np.arange(n)
-    _, test_idx = train_test_split(idx, test_size=n_test, stratify=dataset.y, random_state=seed)
     is_train = np.ones(n, dtype=bool)
-    is_train[test_idx] = False
+    is_train[stratified_test_rows(dataset.y, n_test, seed)] = False
     return is_train
+
+
+def stratified_test_rows(y: np.ndarray, n_test: int, seed: int) -> np.ndarray:
+    """The held-out rows of scikit-learn's ``train_test_split(..., test_size=n_test,
+    stratify=y, random_state=seed)``, drawn as it draws them (``StratifiedShuffleSplit``, the
+    same random numbers in the same order), without importing scikit-learn (a second of a
+    short run). Every class of ``y`` (N,) has at least 2 samples."""
+    classes, y_index, counts = np.unique(y, return_inverse=True, return_counts=True)
+    by_class = np.split(np.argsort(y_index, kind="stable"), np.cumsum(counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_train = len(y) - n_test
+    train_counts = _approximate_mode(counts, n_train, rng)
+    test_counts = _approximate_mode(counts - train_counts, n_test, rng)
+    test = []
+    for rows, count, n_tr, n_te in zip(by_class, counts, train_counts, test_counts, strict=True):
+        drawn = rows.take(rng.permutation(count), mode="clip")
+        test.extend(drawn[n_tr : n_tr + n_te])
+    return np.asarray(test, dtype=np.intp)
+
+
+def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """scikit-learn's ``utils.extmath._approximate_mode``: each class's share of ``n_draws``
+    rounded down, the rest given to the largest remainders, ties broken with ``rng``."""
+    continuous = counts / counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need = int(n_draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (tied,) = np.where(remainder == value)
+            add = min(len(tied), need)
+            floored[rng.choice(tied, size=add, replace=False)] += 1
+            need -= add
+            if need == 0:
+                break
+    return floored.astype(int)
 
 
 def _labelled(dataset: Dataset, is_train: np.ndarray, labels: int | None, seed: int) -> np.ndarray:

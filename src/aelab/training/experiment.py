@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from aelab import prefetch
 from aelab.config import RunConfig
 from aelab.data import Split, load_data, split_dataset
 from aelab.errors import ConfigError
@@ -118,6 +119,7 @@ def train_and_evaluate(
     if resume is not None:
         check_resume(resume, the_plan, n_samples=len(split.y))
     data = [SeedData.from_splits({config.data.labels: split})]
+    prefetch.start()  # what measuring and writing import, while XLA compiles and trains
     try:
         trained = train_plan(the_plan, data, progress=progress, stop=stop, resume=resume, mesh=mesh)
     except Interrupted as exc:
@@ -131,6 +133,7 @@ def train_and_evaluate(
     seconds.update(trained.seconds)
 
     t0 = time.perf_counter()
+    prefetch.wait()
     codes, result = run_metrics(
         the_plan.model, split, config.strategies, None if pretrain is None else pretrain.params,
         finetune.params, finetune.snapshots[0],
