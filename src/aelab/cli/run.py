@@ -146,11 +146,7 @@ def run(
             with RichProgress(Console(stderr=True)) as progress:
                 result = run_experiment(resolved, out=out, name=name, progress=progress, **options_)
     except RunInterrupted as stop:
-        click.echo(
-            f"aelab: {stop}; the run's state is saved in {stop.folder}; finish it with: "
-            f"aelab run --resume {stop.folder}",
-            err=True,
-        )
+        click.echo(f"aelab: {_stopped(stop)}", err=True)
         raise SystemExit(130) from None
     if hosts is not None:
         all_done("aelab run finished")
@@ -162,6 +158,16 @@ def run(
     console.print(
         f"run folder: {result.run_dir}  (open {result.figures['report']} in a browser; "
         f"figure: {result.figures['stages']})"
+    )
+
+
+def _stopped(stop) -> str:
+    """What an interrupted run left (``stop``: a :class:`RunInterrupted`)."""
+    if stop.finished:  # the signal came as the folder was written: it was finished first
+        return f"{stop}: {stop.folder}"
+    return (
+        f"{stop}; the run's state is saved in {stop.folder}; finish it with: "
+        f"aelab run --resume {stop.folder}"
     )
 
 
