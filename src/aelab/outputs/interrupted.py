@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from aelab.data import DATASETS
 from aelab.errors import ConfigError
 from aelab.outputs.checkpoint import save_checkpoint
 from aelab.outputs.folders import read_npz
+from aelab.outputs.partials import partial_path
 from aelab.training.plan import FINETUNE, Diverged, Interrupted
 from aelab.training.trainer import PhaseResult, PhaseState
 
@@ -56,7 +56,7 @@ def write_interrupted(exc: Interrupted, config: RunConfig, run_dir: Path) -> Pat
     if exc.pretrain is not None:
         p = exc.pretrain
         put("pretrain", p.params, p.history, p.snapshots, p.snapshot_steps)
-    tmp = run_dir.with_name(f".{folder.name}.partial-{os.getpid()}")
+    tmp = partial_path(folder)
     tmp.mkdir(parents=True)
     try:
         (tmp / "config.toml").write_text(dump_config(_absolute_paths(config)), encoding="utf-8")
@@ -139,7 +139,7 @@ def write_diverged(exc: Diverged, config: RunConfig, run_dir: Path) -> Path:
     """Checkpoints of the last weights whose every loss was finite, one per model, with the
     config, in ``<run_dir>.diverged/checkpoints/`` (replacing an earlier one)."""
     folder = run_dir.with_name(run_dir.name + DIVERGED)
-    tmp = run_dir.with_name(f".{run_dir.name}{DIVERGED}.partial-{os.getpid()}")
+    tmp = partial_path(folder)
     (tmp / "checkpoints").mkdir(parents=True)
     (tmp / "config.toml").write_text(dump_config(config), encoding="utf-8")
     for i, name in enumerate(exc.names):

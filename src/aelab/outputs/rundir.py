@@ -8,7 +8,6 @@ an existing folder is never overwritten.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import signal
@@ -32,6 +31,7 @@ from aelab.outputs.interrupted import (
     write_diverged,
     write_interrupted,
 )
+from aelab.outputs.partials import partial_path, remove_abandoned
 from aelab.outputs.plots import check_dims
 from aelab.outputs.runfiles import write_run
 from aelab.training.experiment import train_and_evaluate
@@ -263,7 +263,8 @@ def _building(run_dir: Path) -> Iterator[Path]:
     """A hidden folder beside ``run_dir`` to write the run into, renamed to ``run_dir`` when
     everything is written; on any failure it is removed, with the folders made for it."""
     made = [p for p in (run_dir.parent, *run_dir.parent.parents) if not p.exists()]
-    tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
+    remove_abandoned(run_dir.parent)  # partial folders of runs that were killed outright
+    tmp = partial_path(run_dir)
     try:
         try:  # before training, so that an unusable --out fails at once
             tmp.mkdir(parents=True)
