@@ -84,6 +84,12 @@ def test_the_saved_config_reproduces_the_run(tmp_path, capsys):
         (["--labels", "0"], "data.labels must be an integer >= 1"),
         (["--batch-size", "0"], "train.batch_size must be an integer >= 1"),
         (["--batch-size", "75"], "train.batch_size=75 is not smaller than the 75 training"),
+        (["--noise", "gaussian:-1"], "gaussian takes a finite standard deviation >= 0, got -1"),
+        (["--noise", "gaussian:inf"], "gaussian takes a finite standard deviation >= 0, got inf"),
+        (["--noise", "mask:1"], "model.noise: mask takes a probability in [0, 1), got 1;"),
+        (["--noise", "saltpepper:-0.1"], "saltpepper takes a probability in [0, 1), got -0.1"),
+        (["--noise", "mask:x"], "model.noise: the level of 'mask:x' is not a number"),
+        (["--noise", "blur:0.1"], "model.noise: cannot read 'blur:0.1'; write kind:level"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -122,6 +128,18 @@ def test_an_unusable_output_folder_fails_before_training(tmp_path, capsys, where
     assert code == 2 and err.startswith("aelab: error: ") and err.count("\n") == 1
     assert "--out" in err and (tmp_path / "a-file").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+@pytest.mark.parametrize("where", ["gone", "gone/sub"])
+def test_an_output_folder_through_a_dangling_symlink_says_so(tmp_path, capsys, command, where):
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    code, _, err = _main([command, "--out", str(tmp_path / where)], capsys)
+    assert code == 2 and err.startswith("aelab: error: ") and err.count("\n") == 1, err
+    link = "is" if where == "gone" else f"is inside {str(tmp_path / 'gone')!r},"
+    assert f"{link} a symbolic link to {str(tmp_path / 'nowhere')!r} that does not exist" in err
+    assert "create that folder, or choose another --out" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["gone"]
 
 
 def test_a_diverging_run_stops_with_advice_and_keeps_the_last_good_weights(tmp_path, capsys):

@@ -8,6 +8,7 @@ an existing folder is never overwritten.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import signal
@@ -85,6 +86,13 @@ def resolve_run_dir(out: str | Path, name: str | None, resuming: bool = False) -
             f"run name {name!r} is not a plain folder name; use up to 200 letters, digits, '.', "
             "'_' and '-', starting with a letter or digit"
         )
+    for link in (out, *out.parents):
+        if link.is_symlink() and not link.exists():  # mkdir would say "File exists"
+            where = "is" if link == out else f"is inside {str(link)!r},"
+            raise ConfigError(
+                f"output folder {str(out)!r} {where} a symbolic link to {os.readlink(link)!r} "
+                "that does not exist; create that folder, or choose another --out"
+            )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output folder {str(out)!r} is a file; choose another --out")
     run_dir = out / name

@@ -23,7 +23,7 @@ from aelab.analysis.summary import METRICS, setting_text, summarise
 from aelab.cache import enable_compilation_cache
 from aelab.config import OUTER, RunConfig, SweepConfig, dump_sweep_config, noise_kind
 from aelab.data import load_data
-from aelab.errors import AelabError
+from aelab.errors import AelabError, ConfigError
 from aelab.outputs.folders import read_sweep
 from aelab.outputs.report import write_report
 from aelab.outputs.rundir import resolve_run_dir
@@ -92,7 +92,13 @@ def sweep(
     interrupts.check()  # a Ctrl-C that Python lost so far: nothing is written yet
     fresh = resume is None
     if fresh:
-        sweep_dir.mkdir(parents=True)
+        try:
+            sweep_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create a sweep folder in {str(sweep_dir.parent)!r}: {exc.strerror}; "
+                "choose another --out"
+            ) from None
         _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config))
     rows = _train_slices(config, datasets, done, sweep_dir, fresh, progress, mesh)
     results = _frame(rows)
