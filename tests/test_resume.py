@@ -132,6 +132,20 @@ def test_resume_refuses_data_that_changed(tmp_path, monkeypatch):
     assert aelab.run(resume=folder).run_dir == tmp_path / "d"
 
 
+def test_resume_from_another_working_folder_reads_the_same_data(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "d.csv").write_text(
+        "a,b,label\n" + "".join(f"{i},{i % 5},{i % 2}\n" for i in range(40))
+    )
+    monkeypatch.chdir(project)
+    config = RunConfig(data=aelab.DataConfig(dataset="d.csv"), train=SMALL.train)
+    folder = _interrupt(project / "runs", monkeypatch, "d", config)  # (undoes the chdir)
+    assert 'dataset = "../../d.csv"' in (folder / "config.toml").read_text()  # from the folder
+    monkeypatch.chdir(tmp_path)
+    assert aelab.run(resume=folder).run_dir == project / "runs" / "d"
+
+
 @pytest.mark.parametrize(
     ("array", "value", "message"),
     [

@@ -16,6 +16,7 @@ from aelab.cli.options import (
     STRATEGY_HELP,
     TRAIN_OPTIONS,
     RichProgress,
+    check_config_files,
     family_options,
     family_overrides,
     options,
@@ -173,7 +174,10 @@ def _stopped(stop) -> str:
 
 def _resolve(config: Path | None, settings: dict) -> RunConfig:
     """The config file (or the defaults) with the flags given."""
-    base = load_config(config) if config is not None else RunConfig()
+    base = RunConfig()
+    if config is not None:
+        base = load_config(config)
+        check_config_files(config, base.data, settings)
     return with_overrides(
         base,
         {

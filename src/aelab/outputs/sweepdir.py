@@ -99,7 +99,7 @@ def sweep(
                 f"cannot create a sweep folder in {str(sweep_dir.parent)!r}: {exc.strerror}; "
                 "choose another --out"
             ) from None
-        _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config))
+        _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config, sweep_dir))
     rows = _train_slices(config, datasets, done, sweep_dir, fresh, progress, mesh)
     results = _frame(rows)
     if not (sweep_dir / "results.csv").is_file():
