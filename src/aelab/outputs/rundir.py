@@ -128,8 +128,8 @@ class RunInterrupted(KeyboardInterrupt):
 class _StopOnSignal:
     """SIGINT / SIGTERM stop a run at any moment, keeping what is worth keeping:
 
-    - before its first chunk of steps is done (start-up, loading data, compiling): at once,
-      and nothing is written;
+    - before its first chunk of steps is done (start-up, loading data, compiling, greedy
+      pretraining, which asks nothing between its chunks): at once, and nothing is written;
     - during training: after the current chunk of steps, saving the state to resume;
     - once training is done (measuring, writing): after the run folder is finished.
 
