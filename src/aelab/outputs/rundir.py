@@ -37,7 +37,7 @@ from aelab.outputs.plots import check_dims
 from aelab.outputs.runfiles import write_run
 from aelab.training.experiment import train_and_evaluate
 from aelab.training.parallel import Mesh
-from aelab.training.plan import FINETUNE, PRETRAIN, Diverged, Interrupted, ProgressFn
+from aelab.training.plan import PRETRAIN, Diverged, Interrupted, ProgressFn
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
@@ -232,7 +232,8 @@ def run(
     if resume is not None:  # finished: the interrupted run's state is spent
         shutil.rmtree(resume, ignore_errors=True)
     if stop.requested:  # a signal while measuring or writing: the folder was finished first
-        raise RunInterrupted(run_dir, FINETUNE, 0, 0, finished=True)
+        steps = config.train.finetune_steps
+        raise RunInterrupted(run_dir, "fine-tuning", steps, steps, finished=True)
     return RunResult(
         run_dir=run_dir,
         config=config,
