@@ -84,6 +84,12 @@ def test_the_saved_config_reproduces_the_run(tmp_path, capsys):
         (["--labels", "0"], "data.labels must be an integer >= 1"),
         (["--batch-size", "0"], "train.batch_size must be an integer >= 1"),
         (["--batch-size", "75"], "train.batch_size=75 is not smaller than the 75 training"),
+        (["--noise", "gaussian:-1"], "gaussian takes a finite standard deviation >= 0, got -1"),
+        (["--noise", "gaussian:inf"], "gaussian takes a finite standard deviation >= 0, got inf"),
+        (["--noise", "mask:1"], "model.noise: mask takes a probability in [0, 1), got 1;"),
+        (["--noise", "saltpepper:-0.1"], "saltpepper takes a probability in [0, 1), got -0.1"),
+        (["--noise", "mask:x"], "model.noise: the level of 'mask:x' is not a number"),
+        (["--noise", "blur:0.1"], "model.noise: cannot read 'blur:0.1'; write kind:level"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -122,6 +128,18 @@ def test_an_unusable_output_folder_fails_before_training(tmp_path, capsys, where
     assert code == 2 and err.startswith("aelab: error: ") and err.count("\n") == 1
     assert "--out" in err and (tmp_path / "a-file").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+@pytest.mark.parametrize("where", ["gone", "gone/sub"])
+def test_an_output_folder_through_a_dangling_symlink_says_so(tmp_path, capsys, command, where):
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    code, _, err = _main([command, "--out", str(tmp_path / where)], capsys)
+    assert code == 2 and err.startswith("aelab: error: ") and err.count("\n") == 1, err
+    link = "is" if where == "gone" else f"is inside {str(tmp_path / 'gone')!r},"
+    assert f"{link} a symbolic link to {str(tmp_path / 'nowhere')!r} that does not exist" in err
+    assert "create that folder, or choose another --out" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["gone"]
 
 
 def test_a_diverging_run_stops_with_advice_and_keeps_the_last_good_weights(tmp_path, capsys):
@@ -203,6 +221,65 @@ def test_the_command_list_of_help_is_clicks_own():
     app.format_commands(ctx, ours)
     click.Group.format_commands(app, ctx, clicks)  # imports every command
     assert ours.getvalue() == clicks.getvalue() and "datasets" in ours.getvalue()
+
+
+def _two_tables(folder: Path) -> None:
+    rows = [f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(80)]
+    (folder / "train.csv").write_text("a,b,label\n" + "\n".join(rows[:60]) + "\n")
+    (folder / "test.csv").write_text("a,b,label\n" + "\n".join(rows[60:]) + "\n")
+
+
+def test_a_runs_config_reproduces_it_from_another_working_folder(tmp_path, capsys, monkeypatch):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    _two_tables(project)
+    monkeypatch.chdir(project)
+    args = ["run", "--dataset", "train.csv", "--test-file", "test.csv", *FAST, "-q"]
+    assert _main([*args, "--out", "runs", "--name", "a"], capsys)[0] == 0
+    text = (project / "runs" / "a" / "config.toml").read_text()
+    assert 'dataset = "../../train.csv"' in text and 'test_file = "../../test.csv"' in text
+    monkeypatch.chdir(elsewhere)
+    again = ["run", "--config", "../project/runs/a/config.toml", "--out", "../project/runs"]
+    code, _, err = _main([*again, "--name", "b", "-q"], capsys)
+    assert code == 0, err
+    runs = project / "runs"
+    assert (runs / "a" / "metrics.json").read_bytes() == (runs / "b" / "metrics.json").read_bytes()
+    assert (runs / "b" / "config.toml").read_text() == text  # and so on, from any folder
+
+
+def test_a_sweep_config_reads_its_data_beside_it_from_anywhere(tmp_path, capsys, monkeypatch):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    _two_tables(tmp_path / "cfg")
+    (tmp_path / "cfg" / "s.toml").write_text(
+        'strategies = ["supervised", "joint"]\n'
+        '[data]\ndataset = "train.csv"\ntest_file = "test.csv"\n'
+        "[train]\npretrain_steps = 50\nfinetune_steps = 50\n[sweep]\nseeds = 2\n"
+        "baselines = false\n"
+    )
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    args = ["sweep", "--config", "../cfg/s.toml", "--out", "../sweeps", "--name", "s", "-q"]
+    code, _, err = _main(args, capsys)
+    assert code == 0, err
+    text = (tmp_path / "sweeps" / "s" / "sweep.toml").read_text()
+    assert 'dataset = "../../cfg/train.csv"' in text and 'test_file = "../../cfg/test.csv"' in text
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_config_files_data_path_that_leads_nowhere_says_why(tmp_path, capsys, command):
+    (tmp_path / "cfg").mkdir()
+    config = tmp_path / "cfg" / "c.toml"
+    config.write_text('[data]\ndataset = "train.csv"\n')
+    _two_tables(tmp_path)  # beside the folder of the config file, not in it
+    code, _, err = _main([command, "--config", str(config), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(
+        f"aelab: error: {config}: data.dataset names {str(tmp_path / 'cfg' / 'train.csv')!r}, "
+        "which does not exist (a relative path in a config file is relative to the file's "
+        "folder); correct it there, or give --dataset"
+    ), err
+    assert not (tmp_path / "o").exists()
 
 
 def test_generate_writes_into_the_run_folder(tmp_path, capsys):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from aelab.config import (
@@ -43,7 +45,10 @@ def test_defaults_are_the_original_experiment():
         (lambda: RunConfig(strategies=()), r"at least one strategy"),
         (lambda: RunConfig(strategies=("joint", "joint")), r"each strategy may appear once"),
         (lambda: RunConfig(seed=-1), r"run.seed must be an integer >= 0"),
-        (lambda: ModelConfig(noise="gaussian:abc"), r"model.noise: cannot read"),
+        (lambda: ModelConfig(noise="gaussian:abc"), r"the level of 'gaussian:abc' is not a"),
+        (lambda: ModelConfig(noise="gauss:0.3"), r"model.noise: cannot read 'gauss:0.3'"),
+        (lambda: ModelConfig(noise="gaussian:-1"), r"gaussian takes a finite standard deviation"),
+        (lambda: ModelConfig(noise="mask:-0.5"), r"mask takes a probability in \[0, 1\), got"),
         (lambda: TrainConfig(pretraining="layerwise"), r"train.pretraining: unknown pretraining"),
         (lambda: ModelConfig(family="gan"), r"model.family: unknown model family 'gan'"),
         (lambda: ModelConfig(beta=-1), r"model.beta must be >= 0"),
@@ -75,6 +80,31 @@ def test_toml_round_trip(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(dump_config(c))
     assert load_config(path) == c
+
+
+def test_data_paths_in_a_config_file_are_relative_to_its_folder(tmp_path, monkeypatch):
+    (tmp_path / "project" / "configs").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    Path("project/configs/c.toml").write_text(
+        '[data]\ndataset = "../data/m.csv"\ntest_file = "t.csv"\n'
+    )
+    data = load_config("project/configs/c.toml").data
+    assert (data.dataset, data.test_file) == ("project/data/m.csv", "project/configs/t.csv")
+    assert load_config(tmp_path / "project/configs/c.toml").data.dataset == str(
+        tmp_path / "project/data/m.csv"
+    )  # the config named by an absolute path: so are its data files
+    # Written into a folder, relative paths are made relative to it; absolute ones stay.
+    config = RunConfig(data=DataConfig(dataset="project/data/m.csv", test_file="/d/t.csv"))
+    Path("runs/x").mkdir(parents=True)
+    Path("runs/x/config.toml").write_text(dump_config(config, "runs/x"))
+    text = Path("runs/x/config.toml").read_text()
+    assert 'dataset = "../../project/data/m.csv"' in text and 'test_file = "/d/t.csv"' in text
+    assert load_config("runs/x/config.toml") == config
+    monkeypatch.chdir(tmp_path / "project")  # the same files from anywhere
+    assert load_config("../runs/x/config.toml").data.dataset == "../project/data/m.csv"
+    for name in ("iris", "wine"):  # built-in datasets are names, not paths
+        builtin = RunConfig(data=DataConfig(dataset=name))
+        assert f'dataset = "{name}"' in dump_config(builtin, "../runs/x")
 
 
 def test_overrides_replace_only_given_values():

@@ -55,9 +55,11 @@ def test_parse(text, expected):
     [
         ("gaussian", r"cannot read 'gaussian'"),
         ("blur:0.3", r"cannot read 'blur:0.3'.*gaussian, mask, saltpepper"),
-        ("mask:x", r"cannot read 'mask:x'"),
-        ("gaussian:-1", r"cannot read"),
-        ("mask:1", r"mask takes a probability below 1"),
+        ("mask:x", r"the level of 'mask:x' is not a number"),
+        ("gaussian:-1", r"gaussian takes a finite standard deviation >= 0, got -1; 0 adds no"),
+        ("gaussian:nan", r"gaussian takes a finite standard deviation >= 0, got nan"),
+        ("mask:1", r"mask takes a probability in \[0, 1\), got 1; 0 corrupts nothing"),
+        ("saltpepper:-0.5", r"saltpepper takes a probability in \[0, 1\), got -0.5"),
         (3, r"model.noise must be text"),
     ],
 )

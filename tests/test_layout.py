@@ -18,6 +18,7 @@ LAYERS = {
     "checks": 1,
     "cache": 1,
     "prefetch": 1,
+    "interrupts": 1,
     "models": 2,
     "data": 2,
     "analysis": 2,

@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -15,6 +13,8 @@ from aelab.cli import main
 from aelab.config import RunConfig, TrainConfig
 from aelab.outputs.rundir import RunInterrupted
 
+from .test_interrupts import interrupted_command
+
 ARGS = ["--pretrain-steps", "1000", "--finetune-steps", "2000", "--snapshot-every", "250",
         "--noise", "gaussian:0.1", "--hidden", "6"]  # fmt: skip
 
@@ -23,27 +23,23 @@ def _metrics(folder):
     return json.loads((folder / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
     env = dict(os.environ)  # the test session's compilation cache: the same programs thrice
-    command = [sys.executable, "-m", "aelab", "run", *ARGS, "--out", str(tmp_path), "-q"]
-    child = subprocess.Popen(
-        [*command, "--name", "cut"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+    args = ["run", *ARGS, "--out", str(tmp_path), "-q"]
+    # A real signal as the third chunk of steps starts: it stops after that chunk.
+    child = subprocess.run(
+        interrupted_command(f"training:{sig}", *args, "--name", "cut"), env=env,
+        capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    deadline = time.time() + 120
-    while not any(tmp_path.glob(".cut.partial-*")) and time.time() < deadline:
-        time.sleep(0.01)
-    # The handler is in place before the folder exists: the run stops after its first chunk.
-    child.send_signal(sig)
-    _, err = child.communicate(timeout=300)
+    err = child.stderr
     assert child.returncode == 130, err
     folder = tmp_path / "cut.interrupted"
     assert f"aelab run --resume {folder}" in err
-    assert "interrupted after 250 of 1000 pretraining steps" in err
+    assert "interrupted after 750 of 1000 pretraining steps" in err
     assert sorted(p.name for p in folder.iterdir()) == ["config.toml", "resume.npz"]
     assert not (tmp_path / "cut").exists() and not list(tmp_path.glob(".cut.partial-*"))
-    if sig != signal.SIGINT:  # what follows the stop does not depend on the signal
+    if sig != "SIGINT":  # what follows the stop does not depend on the signal
         return
 
     resumed = subprocess.run(
@@ -53,8 +49,9 @@ def test_a_signal_stops_a_real_run_and_resume_finishes_it(tmp_path, sig):
     assert resumed.returncode == 0, resumed.stderr
     assert not folder.exists()
     whole = subprocess.run(
-        [*command, "--name", "whole"], env=env, capture_output=True, text=True, timeout=600
-    )
+        [sys.executable, "-m", "aelab", *args, "--name", "whole"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
     assert whole.returncode == 0, whole.stderr
     assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
     for name in ("latents.npz", "history.npz"):
@@ -133,6 +130,20 @@ def test_resume_refuses_data_that_changed(tmp_path, monkeypatch):
     assert (folder / "resume.npz").is_file()  # kept for when the data is back
     path.write_text("\n".join(rows) + "\n")
     assert aelab.run(resume=folder).run_dir == tmp_path / "d"
+
+
+def test_resume_from_another_working_folder_reads_the_same_data(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "d.csv").write_text(
+        "a,b,label\n" + "".join(f"{i},{i % 5},{i % 2}\n" for i in range(40))
+    )
+    monkeypatch.chdir(project)
+    config = RunConfig(data=aelab.DataConfig(dataset="d.csv"), train=SMALL.train)
+    folder = _interrupt(project / "runs", monkeypatch, "d", config)  # (undoes the chdir)
+    assert 'dataset = "../../d.csv"' in (folder / "config.toml").read_text()  # from the folder
+    monkeypatch.chdir(tmp_path)
+    assert aelab.run(resume=folder).run_dir == project / "runs" / "d"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import click
 
 from aelab.cache import enable_compilation_cache
 from aelab.errors import AelabError
+from aelab.interrupts import catching
 
 # Each command's module, imported when the command is used: `aelab run` loads nothing of
 # `aelab sweep` (pandas, scikit-learn's baselines) or of the folder tools, and `aelab --help`
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``aelab`` console script."""
     enable_compilation_cache()  # imports no JAX: commands that train nothing never start it
     try:
-        code = app.main(args=argv, prog_name="aelab", standalone_mode=False)
+        with catching():  # a Ctrl-C that Python loses on its way is remembered, and acted on
+            code = app.main(args=argv, prog_name="aelab", standalone_mode=False)
     except AelabError as exc:
         click.echo(f"aelab: error: {exc}", err=True)
         sys.exit(2)
@@ -93,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"aelab: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aelab: interrupted; no run folder was written", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("aelab: interrupted; nothing was written", err=True)
         sys.exit(130)
     sys.exit(code or 0)
 

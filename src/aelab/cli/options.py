@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aelab.cli import parsing
-from aelab.config import STRATEGIES
+from aelab.config import STRATEGIES, DataConfig
 from aelab.data import DATASETS
+from aelab.errors import ConfigError
 from aelab.models import DEFAULT_FAMILY, FAMILIES
 
 _PHASES = {"pretrain": "pretraining (reconstruction)", "finetune": "fine-tuning strategies"}
@@ -196,3 +198,17 @@ def shared_overrides(s: dict) -> dict:
         "train.sampling": s["sampling"],
         "train.snapshot_every": s["snapshot_every"],
     }
+
+
+def check_config_files(config: Path, data: DataConfig, s: dict) -> None:
+    """The data files that the config file ``config`` names (and no flag replaces) exist;
+    else one line that says where a relative path in a config file leads."""
+    for key in ("dataset", "test_file"):
+        value = getattr(data, key)
+        if s[key] is not None or value is None or value in DATASETS or Path(value).exists():
+            continue
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(
+            f"{config}: data.{key} names {value!r}, which does not exist (a relative path in a "
+            f"config file is relative to the file's folder); correct it there, or give {flag}"
+        )

@@ -16,6 +16,7 @@ from aelab.cli.options import (
     STRATEGY_HELP,
     TRAIN_OPTIONS,
     RichProgress,
+    check_config_files,
     family_options,
     family_overrides,
     options,
@@ -146,11 +147,7 @@ def run(
             with RichProgress(Console(stderr=True)) as progress:
                 result = run_experiment(resolved, out=out, name=name, progress=progress, **options_)
     except RunInterrupted as stop:
-        click.echo(
-            f"aelab: {stop}; the run's state is saved in {stop.folder}; finish it with: "
-            f"aelab run --resume {stop.folder}",
-            err=True,
-        )
+        click.echo(f"aelab: {_stopped(stop)}", err=True)
         raise SystemExit(130) from None
     if hosts is not None:
         all_done("aelab run finished")
@@ -165,9 +162,22 @@ def run(
     )
 
 
+def _stopped(stop) -> str:
+    """What an interrupted run left (``stop``: a :class:`RunInterrupted`)."""
+    if stop.finished:  # the signal came as the folder was written: it was finished first
+        return f"{stop}: {stop.folder}"
+    return (
+        f"{stop}; the run's state is saved in {stop.folder}; finish it with: "
+        f"aelab run --resume {stop.folder}"
+    )
+
+
 def _resolve(config: Path | None, settings: dict) -> RunConfig:
     """The config file (or the defaults) with the flags given."""
-    base = load_config(config) if config is not None else RunConfig()
+    base = RunConfig()
+    if config is not None:
+        base = load_config(config)
+        check_config_files(config, base.data, settings)
     return with_overrides(
         base,
         {

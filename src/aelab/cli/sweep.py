@@ -16,6 +16,7 @@ from aelab.cli.options import (
     STRATEGY_HELP,
     TRAIN_OPTIONS,
     RichProgress,
+    check_config_files,
     family_options,
     family_overrides,
     family_settings,
@@ -101,7 +102,10 @@ def sweep_command(
 
 def _resolve(config: Path | None, settings: dict) -> SweepConfig:
     """The sweep file (or the defaults) with the flags given."""
-    base = load_sweep_config(config) if config is not None else SweepConfig()
+    base = SweepConfig()
+    if config is not None:
+        base = load_sweep_config(config)
+        check_config_files(config, base.base.data, settings)
     weights = {f.name: (family, settings.pop(f.name)) for family, f in family_settings()
                if f.name == FAMILIES[family].penalty_weight}  # fmt: skip
     overrides = {**family_overrides(settings, sweep=True), **shared_overrides(settings)}

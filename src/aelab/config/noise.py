@@ -11,11 +11,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from aelab.errors import ConfigError
 
 KINDS = ("gaussian", "mask", "saltpepper")
+# What each kind's level is, and an example of it.
+_LEVELS = {
+    "gaussian": ("standard deviation", "gaussian:0.3"),
+    "mask": ("probability", "mask:0.25"),
+    "saltpepper": ("probability", "saltpepper:0.1"),
+}
 
 
 @dataclass(frozen=True)
@@ -40,14 +47,23 @@ def parse_noise(text: str, setting: str = "model.noise") -> Noise | None:
     if text.strip().lower() in ("none", ""):
         return None
     kind, sep, level_text = text.partition(":")
+    if not sep or kind not in KINDS:
+        raise ConfigError(f"{setting}: cannot read {text!r}; {hint}")
     try:
         level = float(level_text)
     except ValueError:
-        level = float("nan")
-    if not sep or kind not in KINDS or not level >= 0:
-        raise ConfigError(f"{setting}: cannot read {text!r}; {hint}")
-    if kind != "gaussian" and not level < 1:
-        raise ConfigError(f"{setting}: {kind} takes a probability below 1, got {level:g}")
+        raise ConfigError(f"{setting}: the level of {text!r} is not a number; {hint}") from None
+    what, example = _LEVELS[kind]
+    if kind == "gaussian" and not (level >= 0 and math.isfinite(level)):
+        raise ConfigError(
+            f"{setting}: {kind} takes a finite {what} >= 0, got {level:g}; 0 adds no noise, "
+            f"e.g. {example}"
+        )
+    if kind != "gaussian" and not 0 <= level < 1:
+        raise ConfigError(
+            f"{setting}: {kind} takes a {what} in [0, 1), got {level:g}; 0 corrupts "
+            f"nothing, e.g. {example}"
+        )
     return Noise(kind, level)
 
 

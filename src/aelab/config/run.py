@@ -2,13 +2,17 @@
 
 A run is fully described by one :class:`RunConfig`; its defaults reproduce the original Iris
 experiment. ``config.toml`` in every run folder is :func:`dump_config` of the resolved config,
-and :func:`load_config` of that file reproduces the run.
+and :func:`load_config` of that file reproduces the run, from any working folder: a relative
+path of a data file in a config file is relative to the file's own folder (in a config in
+memory, as on the command line, it is relative to the working folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,11 +337,56 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
 
 
+DATA_PATHS = ("dataset", "test_file")  # the settings of [data] that name files
+
+
+def _data_paths(raw: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """``raw`` (a config's TOML form) with each relative data file path ``p`` made
+    ``change(p)``; built-in dataset names, absolute paths and values that are no path stay."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return raw
+    data = dict(data)
+    for key in DATA_PATHS:
+        value = data.get(key)
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            continue
+        if key == "dataset" and (value in DATASETS or not looks_like_file(value)):
+            continue
+        data[key] = change(value)
+    return {**raw, "data": data}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A config file's TOML form (:func:`read_toml`), each relative data file path in it
+    (relative to the file's folder) joined to the file's folder as ``path`` names it: the
+    result is relative to the working folder when ``path`` is, else absolute."""
+    folder = Path(path).parent
+    return _data_paths(read_toml(path), lambda p: os.path.normpath(folder / p))
+
+
+def config_text(raw: dict[str, Any], folder: str | Path | None = None) -> str:
+    """A config's TOML form as the text of a file in ``folder``: each relative data file path
+    (relative to the working folder) made relative to ``folder``, as
+    :func:`read_config_file` reads it; an absolute path stays absolute."""
+
+    def relative(path: str) -> str:
+        try:
+            return os.path.relpath(path, folder)
+        except ValueError:  # on another drive (Windows): no relative path leads there
+            return os.path.abspath(path)
+
+    return tomli_w.dumps(raw if folder is None else _data_paths(raw, relative))
+
+
 def load_config(path: str | Path) -> RunConfig:
-    """Read a TOML config file; every problem is a one-line :class:`ConfigError`."""
-    return RunConfig.from_dict(read_toml(path), source=str(path))
+    """Read a TOML config file; every problem is a one-line :class:`ConfigError`. A relative
+    data file path in it is relative to the file's folder."""
+    return RunConfig.from_dict(read_config_file(path), source=str(path))
 
 
-def dump_config(config: RunConfig) -> str:
-    """The config as TOML text."""
-    return tomli_w.dumps(config.to_dict())
+def dump_config(config: RunConfig, folder: str | Path | None = None) -> str:
+    """The config as TOML text; ``folder``: the folder of the file it is written to, which
+    relative data file paths are made relative to (so that :func:`load_config` reads the
+    same files from any working folder)."""
+    return config_text(config.to_dict(), folder)

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from aelab.config.noise import noise_kind
-from aelab.config.run import MAX_SEED, RunConfig, read_toml, with_overrides
+from aelab.config.run import MAX_SEED, RunConfig, config_text, read_config_file, with_overrides
 from aelab.errors import ConfigError
 from aelab.models import FAMILIES
 
@@ -187,10 +185,12 @@ def _with(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
 
 
 def load_sweep_config(path: str | Path) -> SweepConfig:
-    """A sweep TOML file (a run config plus a [sweep] table); errors are one line."""
-    return SweepConfig.from_dict(read_toml(path), source=str(path))
+    """A sweep TOML file (a run config plus a [sweep] table); errors are one line. A relative
+    data file path in it is relative to the file's folder."""
+    return SweepConfig.from_dict(read_config_file(path), source=str(path))
 
 
-def dump_sweep_config(config: SweepConfig) -> str:
-    """The sweep as TOML text."""
-    return tomli_w.dumps(config.to_dict())
+def dump_sweep_config(config: SweepConfig, folder: str | Path | None = None) -> str:
+    """The sweep as TOML text; ``folder``: that of the file it is written to (see
+    :func:`aelab.config.dump_config`)."""
+    return config_text(config.to_dict(), folder)

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import shutil
 from pathlib import Path
 
@@ -13,10 +11,10 @@ import jax
 import numpy as np
 
 from aelab.config import RunConfig, dump_config, load_config
-from aelab.data import DATASETS
 from aelab.errors import ConfigError
 from aelab.outputs.checkpoint import save_checkpoint
 from aelab.outputs.folders import read_npz
+from aelab.outputs.partials import partial_path
 from aelab.training.plan import FINETUNE, Diverged, Interrupted
 from aelab.training.trainer import PhaseResult, PhaseState
 
@@ -56,10 +54,10 @@ def write_interrupted(exc: Interrupted, config: RunConfig, run_dir: Path) -> Pat
     if exc.pretrain is not None:
         p = exc.pretrain
         put("pretrain", p.params, p.history, p.snapshots, p.snapshot_steps)
-    tmp = run_dir.with_name(f".{folder.name}.partial-{os.getpid()}")
+    tmp = partial_path(folder)
     tmp.mkdir(parents=True)
     try:
-        (tmp / "config.toml").write_text(dump_config(_absolute_paths(config)), encoding="utf-8")
+        (tmp / "config.toml").write_text(dump_config(config, folder), encoding="utf-8")
         savez(tmp / "resume.npz", arrays)
         if folder.exists():  # this run's own earlier state (a resumed run stopped again)
             shutil.rmtree(folder)
@@ -123,25 +121,13 @@ def read_interrupted(folder: Path) -> tuple[RunConfig, Interrupted]:
     return config, interrupted
 
 
-def _absolute_paths(config: RunConfig) -> RunConfig:
-    """``config`` with its data files named by absolute paths, so that a resume from
-    another working folder reads the same files."""
-    data = config.data
-    changes = {}
-    if data.dataset not in DATASETS:
-        changes["dataset"] = str(Path(data.dataset).resolve())
-    if data.test_file is not None:
-        changes["test_file"] = str(Path(data.test_file).resolve())
-    return dataclasses.replace(config, data=dataclasses.replace(data, **changes))
-
-
 def write_diverged(exc: Diverged, config: RunConfig, run_dir: Path) -> Path:
     """Checkpoints of the last weights whose every loss was finite, one per model, with the
     config, in ``<run_dir>.diverged/checkpoints/`` (replacing an earlier one)."""
     folder = run_dir.with_name(run_dir.name + DIVERGED)
-    tmp = run_dir.with_name(f".{run_dir.name}{DIVERGED}.partial-{os.getpid()}")
+    tmp = partial_path(folder)
     (tmp / "checkpoints").mkdir(parents=True)
-    (tmp / "config.toml").write_text(dump_config(config), encoding="utf-8")
+    (tmp / "config.toml").write_text(dump_config(config, folder), encoding="utf-8")
     for i, name in enumerate(exc.names):
         params = jax.tree.map(lambda a, i=i: a[i], exc.params)
         save_checkpoint(tmp / "checkpoints" / f"{name}.npz", exc.model, params, info=exc.info)

@@ -21,6 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from aelab import interrupts
 from aelab.cache import enable_compilation_cache
 from aelab.config import RunConfig
 from aelab.errors import AelabError, ConfigError
@@ -31,6 +32,7 @@ from aelab.outputs.interrupted import (
     write_diverged,
     write_interrupted,
 )
+from aelab.outputs.partials import partial_path, remove_abandoned
 from aelab.outputs.plots import check_dims
 from aelab.outputs.runfiles import write_run
 from aelab.training.experiment import train_and_evaluate
@@ -84,6 +86,13 @@ def resolve_run_dir(out: str | Path, name: str | None, resuming: bool = False) -
             f"run name {name!r} is not a plain folder name; use up to 200 letters, digits, '.', "
             "'_' and '-', starting with a letter or digit"
         )
+    for link in (out, *out.parents):
+        if link.is_symlink() and not link.exists():  # mkdir would say "File exists"
+            where = "is" if link == out else f"is inside {str(link)!r},"
+            raise ConfigError(
+                f"output folder {str(out)!r} {where} a symbolic link to {os.readlink(link)!r} "
+                "that does not exist; create that folder, or choose another --out"
+            )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output folder {str(out)!r} is a file; choose another --out")
     run_dir = out / name
@@ -102,26 +111,46 @@ def resolve_run_dir(out: str | Path, name: str | None, resuming: bool = False) -
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """A run stopped by SIGINT or SIGTERM; ``folder`` holds what ``resume=`` needs."""
+    """A run stopped by SIGINT or SIGTERM; ``folder`` holds what ``resume=`` needs, or, when
+    ``finished``, is the run folder itself (the signal came once training was done, and the
+    folder was finished first)."""
 
-    def __init__(self, folder: Path, phase: str, done: int, total: int) -> None:
-        super().__init__(f"interrupted after {done} of {total} {phase} steps")
+    def __init__(self, folder: Path, phase: str, done: int, total: int,
+                 finished: bool = False) -> None:  # fmt: skip
+        what = "while the run folder was written; it was finished first" if finished else (
+            f"after {done} of {total} {phase} steps"
+        )  # fmt: skip
+        super().__init__(f"interrupted {what}")
         self.folder, self.phase, self.done, self.total = folder, phase, done, total
+        self.finished = finished
 
 
 class _StopOnSignal:
-    """SIGINT / SIGTERM ask training to stop after its current chunk of steps (a second
-    signal stops at once). Only in the main thread, and only in a run of one process (the
-    processes of a multi-host run must stop together, so a signal there ends the process as
-    usual); elsewhere nothing changes."""
+    """SIGINT / SIGTERM stop a run at any moment, keeping what is worth keeping:
+
+    - before its first chunk of steps is done (start-up, loading data, compiling, greedy
+      pretraining, which asks nothing between its chunks): at once, and nothing is written;
+    - during training: after the current chunk of steps, saving the state to resume;
+    - once training is done (measuring, writing): after the run folder is finished.
+
+    A second signal stops at once, writing nothing (except while the state is saved). A signal
+    whose ``KeyboardInterrupt`` Python lost on its way (raised in a garbage-collector
+    callback) is remembered, and acted on at the next safe point: after every chunk of steps
+    (:meth:`__call__`) and before the run folder is renamed into place (:meth:`check`).
+
+    Only in the main thread, and only in a run of one process (the processes of a multi-host
+    run must stop together, so a signal there ends the process as usual)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.requested = False
+        self.requested = False  # a signal asked the run to stop
+        self.started = False  # a first chunk of steps is done: a stop now saves the state
         self.saving = False  # while the state is saved, further signals wait for it
+        self.abort = False  # stop at once, writing nothing
         self._old: dict = {}
 
     def __enter__(self) -> _StopOnSignal:
+        interrupts.check()  # a Ctrl-C before the run began, that Python lost
         if self.enabled and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 old = signal.getsignal(sig)
@@ -132,15 +161,27 @@ class _StopOnSignal:
         return self
 
     def _handle(self, signum, frame) -> None:
-        if self.requested and not self.saving:  # asked twice: stop now
-            raise KeyboardInterrupt
-        self.requested = True
+        if self.saving:
+            return
+        if self.started and not self.requested:  # stop at the next safe point
+            self.requested = True
+            return
+        self.requested = self.abort = True  # before training, or asked twice: stop now
+        raise KeyboardInterrupt
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
 
+    def check(self) -> None:
+        """A safe point: raise ``KeyboardInterrupt`` if a signal asked to stop at once."""
+        if self.abort:
+            raise KeyboardInterrupt
+
     def __call__(self) -> bool:
+        """After every chunk of steps: whether to stop and save the state."""
+        self.check()
+        self.started = True
         return self.requested
 
 
@@ -165,11 +206,13 @@ def run(
     uninterrupted one would have (its config and name come from the folder). ``mesh``: train
     data-parallel over the devices of this ``jax.sharding.Mesh`` (:func:`aelab.device_mesh`).
 
-    SIGINT or SIGTERM during training stops it after the current chunk of steps, saves the
-    state in ``out/<name>.interrupted`` and raises :class:`RunInterrupted`. Any
-    :class:`~aelab.AelabError` (a bad setting, dataset or output folder, a diverged training)
-    leaves no run folder, and the folders made for it are removed again. Compiled programs
-    are kept in the compilation cache (:mod:`aelab.cache`) for the next run.
+    SIGINT or SIGTERM stops a run at any moment. Before its first chunk of steps, at once,
+    writing nothing (``KeyboardInterrupt``); in training, after the chunk, saving the state in
+    ``out/<name>.interrupted`` (:class:`RunInterrupted`); once trained, after finishing the
+    run folder (:class:`RunInterrupted`, ``finished``). Any :class:`~aelab.AelabError` (a bad
+    setting, dataset or output folder, a diverged training) leaves no run folder, and the
+    folders made for it are removed again. Compiled programs are kept in the compilation
+    cache (:mod:`aelab.cache`) for the next run.
     """
     enable_compilation_cache()
     state = None
@@ -180,18 +223,17 @@ def run(
     config = config or RunConfig()
     check_dims(plot_dims, config.model.code)
     run_dir = resolve_run_dir(out, name, resuming=resume is not None)
-    # A signal from here on asks training to stop after its current chunk (the handler is
-    # in place before the folder exists, so no signal can fall between the two).
+    # The handler is in place before the folder exists, so no signal falls between the two.
     with _StopOnSignal(enabled=jax.process_count() == 1) as stop, _building(run_dir) as tmp:
         outcome = _train(config, run_dir, progress, stop, state, mesh)
-        try:
-            figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name, mesh=mesh)
-            if animation:
-                figures.update(write_animation(tmp))
-        except OSError as exc:
-            raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
+        stop.check()
+        figures, checkpoints = _write(outcome, tmp, run_dir, plot_dims, animation, mesh)
+        stop.check()  # a second signal while writing: nothing is kept
     if resume is not None:  # finished: the interrupted run's state is spent
         shutil.rmtree(resume, ignore_errors=True)
+    if stop.requested:  # a signal while measuring or writing: the folder was finished first
+        steps = config.train.finetune_steps
+        raise RunInterrupted(run_dir, "fine-tuning", steps, steps, finished=True)
     return RunResult(
         run_dir=run_dir,
         config=config,
@@ -203,6 +245,17 @@ def run(
         figures={k: run_dir / p.name for k, p in figures.items()},
         checkpoints={k: run_dir / "checkpoints" / p.name for k, p in checkpoints.items()},
     )
+
+
+def _write(outcome, tmp: Path, run_dir: Path, plot_dims, animation: bool, mesh):
+    """Write the run's files into ``tmp``; return its figures and checkpoints."""
+    try:
+        figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name, mesh=mesh)
+        if animation:
+            figures.update(write_animation(tmp))
+    except OSError as exc:
+        raise AelabError(f"could not write the run folder {str(run_dir)!r}: {exc}") from None
+    return figures, checkpoints
 
 
 def _interrupted_run(folder: Path) -> tuple[RunConfig, Interrupted]:
@@ -219,7 +272,8 @@ def _building(run_dir: Path) -> Iterator[Path]:
     """A hidden folder beside ``run_dir`` to write the run into, renamed to ``run_dir`` when
     everything is written; on any failure it is removed, with the folders made for it."""
     made = [p for p in (run_dir.parent, *run_dir.parent.parents) if not p.exists()]
-    tmp = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
+    remove_abandoned(run_dir.parent)  # partial folders of runs that were killed outright
+    tmp = partial_path(run_dir)
     try:
         try:  # before training, so that an unusable --out fails at once
             tmp.mkdir(parents=True)

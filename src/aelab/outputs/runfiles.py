@@ -70,7 +70,8 @@ def write_run(
     the run's name in its report (the folder's by default); ``mesh``, the devices it trained
     on, goes into ``timing.json``. Returns the figures' and the checkpoints' paths."""
     split = outcome.split
-    (run_dir / "config.toml").write_text(dump_config(outcome.config), encoding="utf-8")
+    # data paths relative to the folder (a sibling of the final one: the same paths)
+    (run_dir / "config.toml").write_text(dump_config(outcome.config, run_dir), encoding="utf-8")
     (run_dir / "metrics.json").write_text(
         json.dumps(outcome.metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )

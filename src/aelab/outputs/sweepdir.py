@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aelab import interrupts
 from aelab.analysis.summary import METRICS, setting_text, summarise
 from aelab.cache import enable_compilation_cache
 from aelab.config import OUTER, RunConfig, SweepConfig, dump_sweep_config, noise_kind
 from aelab.data import load_data
-from aelab.errors import AelabError
+from aelab.errors import AelabError, ConfigError
 from aelab.outputs.folders import read_sweep
 from aelab.outputs.report import write_report
 from aelab.outputs.rundir import resolve_run_dir
@@ -88,27 +89,18 @@ def sweep(
         sweep_dir = resolve_run_dir(out, name)
         done = pd.DataFrame()
     datasets = _datasets(config)  # checked, with every variant's first split, before the folder
+    interrupts.check()  # a Ctrl-C that Python lost so far: nothing is written yet
     fresh = resume is None
     if fresh:
-        sweep_dir.mkdir(parents=True)
-        _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config))
-    rows: list[dict[str, Any]] = done.to_dict("records") if len(done) else []
-    work = _slices(config, done)
-    for n, (run, seeds, baselines) in enumerate(work, start=1):
-        label = f"slice {n}/{len(work)}"
-        slice_progress = None
-        if progress is not None:
-            slice_progress = lambda phase, d, t, label=label: progress(f"{label}: {phase}", d, t)  # noqa: E731
         try:
-            dataset = datasets[repr(run.data)]
-            rows += train_slice(run, config, dataset, seeds, slice_progress, baselines, mesh)
-        except KeyboardInterrupt:
-            raise SweepInterrupted(sweep_dir, len(rows)) from None
-        except AelabError:
-            if fresh and not rows:  # nothing finished: leave nothing behind
-                shutil.rmtree(sweep_dir, ignore_errors=True)
-            raise
-        _write_atomic(sweep_dir / "results.csv", _frame(rows).to_csv(index=False))
+            sweep_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create a sweep folder in {str(sweep_dir.parent)!r}: {exc.strerror}; "
+                "choose another --out"
+            ) from None
+        _write_atomic(sweep_dir / "sweep.toml", dump_sweep_config(config, sweep_dir))
+    rows = _train_slices(config, datasets, done, sweep_dir, fresh, progress, mesh)
     results = _frame(rows)
     if not (sweep_dir / "results.csv").is_file():
         _write_atomic(sweep_dir / "results.csv", results.to_csv(index=False))
@@ -120,6 +112,46 @@ def sweep(
     os.replace(tmp, figure)
     write_report(sweep_dir)
     return SweepResult(sweep_dir, config, results, summary, figure)
+
+
+def _train_slices(
+    config: SweepConfig, datasets: dict, done, sweep_dir: Path, fresh: bool,
+    progress: ProgressFn | None, mesh: Mesh | None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Every row: ``done``'s, and those of each slice still to train, written to
+    ``results.csv`` after every slice. A Ctrl-C keeps the rows of the slices finished."""
+    rows: list[dict[str, Any]] = done.to_dict("records") if len(done) else []
+    work = _slices(config, done)
+    for n, (run, seeds, baselines) in enumerate(work, start=1):
+        label = f"slice {n}/{len(work)}"
+        slice_progress = None
+        if progress is not None:
+            slice_progress = lambda phase, d, t, label=label: progress(f"{label}: {phase}", d, t)  # noqa: E731
+        try:
+            interrupts.check()  # a Ctrl-C lost in the slice before, after its last chunk
+            rows += train_slice(
+                run, config, datasets[repr(run.data)], seeds, slice_progress, baselines, mesh,
+                stop=_lost_ctrl_c,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            raise SweepInterrupted(sweep_dir, len(rows)) from None
+        except AelabError:
+            if fresh and not rows:  # nothing finished: leave nothing behind
+                shutil.rmtree(sweep_dir, ignore_errors=True)
+            raise
+        _write_atomic(sweep_dir / "results.csv", _frame(rows).to_csv(index=False))
+    try:
+        interrupts.check()  # lost in the last slice, after its last chunk of steps
+    except KeyboardInterrupt:
+        raise SweepInterrupted(sweep_dir, len(rows)) from None
+    return rows
+
+
+def _lost_ctrl_c() -> bool:
+    """After every chunk of steps: a Ctrl-C that Python lost stops the sweep now (a slice is
+    trained whole or not at all, so there is no state to keep)."""
+    interrupts.check()
+    return False
 
 
 def _datasets(config: SweepConfig) -> dict[str, Any]:

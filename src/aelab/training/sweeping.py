@@ -8,6 +8,7 @@ that run's numbers. Baselines from scikit-learn run on the same splits and label
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from aelab.analysis.baselines import baseline_accuracies
@@ -46,9 +47,11 @@ def train_slice(
     progress: ProgressFn | None = None,
     baselines: bool = True,
     mesh: Mesh | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every model of ``seeds`` (one group a seed) of ``run``'s program and return
-    their result rows (and the baselines' when ``baselines``)."""
+    their result rows (and the baselines' when ``baselines``); ``stop`` is asked after every
+    chunk of steps, and may raise to stop."""
     splits = [seed_splits(run, dataset, s, config.labels) for s in seeds]
     first = [sp[config.labels[0]] for sp in splits]
     check_batch_size(run.train.batch_size, first[0].n_train)
@@ -63,8 +66,9 @@ def train_slice(
         the_plan, snapshots=False, history=False, stop_on_divergence=False
     )
     trained = train_plan(
-        the_plan, [SeedData.from_splits(sp) for sp in splits], progress=progress, mesh=mesh
-    )
+        the_plan, [SeedData.from_splits(sp) for sp in splits], progress=progress, stop=stop,
+        mesh=mesh,
+    )  # fmt: skip
     rows = []
     for i, seed in enumerate(seeds):
         rows += _model_rows(run, config, the_plan, trained, i, seed, splits[i])

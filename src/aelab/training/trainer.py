@@ -172,8 +172,8 @@ def train_groups(
         noise_kind: the kind of input noise of the reconstruction term (a denoising
             autoencoder); each model's level is its ``weights.noise_level``.
         on_progress: called with the number of steps finished after every chunk.
-        stop: asked after every chunk; when it says True, :class:`PhaseInterrupted` is raised
-            with the state, and ``resume=`` that state ends as an uninterrupted phase would.
+        stop: asked after every chunk (it may raise to stop at once); True before the last
+            raises :class:`PhaseInterrupted` with a state that ``resume=`` finishes exactly.
         mesh: train over its devices: one group data-parallel (the parameters on every
             device, each step's samples split over them), or several groups spread over them.
             The numbers equal one device's up to the order of float sums.
@@ -191,7 +191,7 @@ def train_groups(
         good = (before, start)
         if on_progress is not None:
             on_progress(run.done)  # the losses are on the host: the work is finished, not queued
-        if stop is not None and run.done < schedule.steps and stop():
+        if stop is not None and stop() and run.done < schedule.steps:  # asked after every chunk
             raise PhaseInterrupted(run.state())
     return run.result()
 
