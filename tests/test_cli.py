@@ -257,3 +257,12 @@ def test_device_cpu_trains_there_and_says_so(tmp_path, capsys):
     assert code == 0
     timing = json.loads((tmp_path / "c" / "timing.json").read_text())
     assert timing["device"].lower().startswith(("cpu", "tfrt_cpu"))
+
+
+def test_repeated_column_names_are_one_line_exit_2(tmp_path, capsys):
+    table = tmp_path / "dup.csv"
+    table.write_text("f1,f1,f2,f2,label\n" + "".join(f"{i},1,2,{i},{i % 2}\n" for i in range(20)))
+    code, _, err = _main(["run", "--dataset", str(table), "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "dup.csv: column names repeat: 'f1' (2 times), 'f2' (2 times)" in err
+    assert not (tmp_path / "runs").exists()

@@ -199,3 +199,14 @@ def test_numeric_column_names_are_still_a_header(tmp_path):
     headerless = "".join(f"{i},{i + 1},{'ab'[i % 2]}\n" for i in range(8))
     ds, _ = load_file(_write(tmp_path / "plain.csv", headerless))
     assert len(ds.y) == 8 and ds.class_names == ("a", "b")
+
+
+def test_repeated_column_names_are_refused_all_named(tmp_path):
+    """Defect 2 of issue 14: pandas renamed them f1.1 and f2.1, names not in the file."""
+    text = "f1,f1,f2,f2,g,label\n" + "".join(f"{i},{i},{i},{i},{i},{i % 2}\n" for i in range(8))
+    with pytest.raises(
+        DataError,
+        match=r"^d.csv: column names repeat: 'f1' \(2 times\), 'f2' \(2 times\); give every "
+        r"column its own name",
+    ):
+        load_file(_write(tmp_path / "d.csv", text))

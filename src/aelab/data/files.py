@@ -7,9 +7,7 @@ and says how to fix it. Nothing here writes anything.
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import math
 import zlib
 from pathlib import Path
@@ -17,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from aelab.data.datasets import CHUNK_ROWS, DATASETS, Dataset, load_dataset
+from aelab.data.tables import file_error as _fail
+from aelab.data.tables import read_table
 from aelab.errors import DataError
 
 LABEL_NAMES = ("label", "labels", "class", "target", "y")
@@ -50,28 +50,12 @@ def load_file(
     return _table(path, label_column, drop_columns, drop_missing)
 
 
-def _fail(path: Path, message: str) -> DataError:
-    return DataError(f"{path.name}: {message}")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
-            raw = gzip.decompress(raw)
-        return raw.decode("utf-8-sig")
-    except (OSError, EOFError, zlib.error) as exc:
-        raise _fail(path, f"cannot be read ({exc})") from None
-    except UnicodeDecodeError:
-        raise _fail(path, "is not UTF-8 text; save it as UTF-8 CSV") from None
-
-
 def _table(
     path: Path, label_column: str | None, drop_columns: tuple[str, ...], drop_missing: bool
 ) -> tuple[Dataset, int]:
     import pandas as pd  # heavy: imported when a table is read
 
-    frame, has_header = _read_table(path)
+    frame, has_header = read_table(path)
     for name in drop_columns:
         if name not in frame.columns:
             raise _fail(path, f"--drop-columns: no column {name!r}; columns: {_list(frame)}")
@@ -116,54 +100,6 @@ def _table(
         rank[order] = np.arange(len(order))
         classes, y = classes[order], rank[y]
     return _dataset(path, x, y, tuple(features), tuple(str(c) for c in classes)), dropped
-
-
-def _read_table(path: Path):
-    """The table as a DataFrame of text column names, and whether it had a header row."""
-    import pandas as pd  # heavy: imported when a table is read
-
-    text = _read_text(path)
-    if not text.strip():
-        raise _fail(path, "is empty; it needs a header row and one row per sample")
-    sample = text[:65536]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t| ")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
-    has_header = _has_header(sample, delimiter)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=0 if has_header else None,
-            skipinitialspace=True,
-        )  # fmt: skip
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise _fail(path, f"is not a readable table ({str(exc).splitlines()[0]})") from None
-    frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise _fail(path, "has a header but no rows")
-    return frame, has_header
-
-
-def _has_header(sample: str, delimiter: str) -> bool:
-    """Whether the first row names the columns. The sniffer's guess, overruled when the first
-    row's last field occurs nowhere else in its column: a class name repeats, a header does
-    not (this catches numeric column names such as wavelengths, which fool the sniffer)."""
-    try:
-        if csv.Sniffer().has_header(sample):
-            return True
-    except csv.Error:
-        return True
-    rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
-    if len(rows) < 3:
-        return False
-    first = rows[0][-1].strip()
-    try:
-        float(first)
-        return False  # a number in the label's place: data
-    except ValueError:
-        pass
-    return all(r[-1].strip() != first for r in rows[1:-1])  # the last row may be cut off
 
 
 def _all_integers(values: np.ndarray) -> bool:
