@@ -53,53 +53,86 @@ def load_file(
 def _table(
     path: Path, label_column: str | None, drop_columns: tuple[str, ...], drop_missing: bool
 ) -> tuple[Dataset, int]:
-    import pandas as pd  # heavy: imported when a table is read
-
     frame, has_header = read_table(path)
+    names = list(frame.columns)
     for name in drop_columns:
         if name not in frame.columns:
-            raise _fail(path, f"--drop-columns: no column {name!r}; columns: {_list(frame)}")
-    frame = frame.drop(columns=list(drop_columns))
-    label = _label_column(path, frame, label_column)
-
-    dropped = 0
-    missing = frame.isna().to_numpy()
-    if missing.any():
-        if not drop_missing:
-            row, col = np.argwhere(missing)[0]
-            raise _fail(
-                path,
-                f"row {row + 2 if has_header else row + 1}, column {frame.columns[col]!r} is "
-                f"missing ({int(missing.any(axis=1).sum())} rows have missing values); fill them "
-                "in or pass --drop-missing",
-            )
-        keep = ~missing.any(axis=1)
-        dropped = int((~keep).sum())
-        frame = frame[keep]
-        if frame.empty:
-            raise _fail(path, f"every row has a missing value ({dropped} rows); none is left")
-
-    features = [c for c in frame.columns if c != label]
+            raise _fail(path, f"--drop-columns: no column {name!r}; columns: {_list(names)}")
+    drop = set(drop_columns)
+    kept = [name for name in names if name not in drop]
+    label = _label_column(path, kept, label_column)
+    at = {name: j for j, name in enumerate(names)}
+    features = [name for name in kept if name != label]
     if not features:
         raise _fail(path, f"has no feature columns besides the label column {label!r}")
-    for name in features:
-        values = pd.to_numeric(frame[name], errors="coerce")
-        if values.isna().any():
-            bad = frame[name][values.isna()].iloc[0]
+    # Whole numpy arrays from here on: a DataFrame of 100,000 columns holds as many blocks,
+    # and selecting rows or columns of it takes seconds each time.
+    x, missing, text = _numbers(frame, [at[name] for name in features])
+    labels = frame.iloc[:, at[label]]
+    no_label = labels.isna().to_numpy()
+    rows = missing.any(axis=1) | no_label
+    dropped = 0
+    if rows.any():
+        if not drop_missing:
+            row = int(np.argmax(rows))
+            gaps = [features[k] for k in np.flatnonzero(missing[row])]
+            column = min(gaps + [label] * bool(no_label[row]), key=at.__getitem__)
             raise _fail(
                 path,
-                f"column {name!r} is not numeric (it holds {bad!r}); drop it with "
-                f"--drop-columns {name} or choose it as --label-column",
+                f"row {row + 2 if has_header else row + 1}, column {column!r} is missing "
+                f"({int(rows.sum())} rows have missing values); fill them in or pass "
+                "--drop-missing",
             )
-        frame[name] = values
-    x = frame[features].to_numpy(np.float64)
-    classes, y = np.unique(frame[label].astype(str).to_numpy(), return_inverse=True)
+        dropped = int(rows.sum())
+        if dropped == len(rows):
+            raise _fail(path, f"every row has a missing value ({dropped} rows); none is left")
+    keep = ~rows
+    for k in text:
+        bad = np.isnan(x[:, k]) & keep
+        if bad.any():
+            name = features[k]
+            raise _fail(
+                path,
+                f"column {name!r} is not numeric (it holds {frame[name].iloc[np.argmax(bad)]!r});"
+                f" drop it with --drop-columns {name} or choose it as --label-column",
+            )
+    x = x[keep]
+    classes, y = np.unique(labels.astype(str).to_numpy()[keep], return_inverse=True)
     if _all_integers(classes):  # numeric labels sort as numbers, not as text
         order = np.argsort(classes.astype(float), kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         classes, y = classes[order], rank[y]
     return _dataset(path, x, y, tuple(features), tuple(str(c) for c in classes)), dropped
+
+
+def _numbers(frame, columns: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The table's ``columns`` as numbers (N, D), NaN where a value is missing or not a
+    number; which values are missing (N, D); which of them pandas read as text.
+
+    Column by column with plain numpy: a DataFrame of 100,000 columns holds as many blocks,
+    and selecting or converting columns through it took seconds, and a pandas call for each
+    column minutes."""
+    import pandas as pd  # heavy: imported when a table is read
+
+    place = dict(zip(columns, range(len(columns)), strict=True))  # frame column -> x column
+    xt = np.empty((len(columns), len(frame)), np.float64)  # (D, N): each column contiguous
+    text, text_missing = [], []
+    for j, (_, column) in enumerate(frame.items()):
+        k = place.get(j)
+        if k is None:
+            continue
+        if column.dtype.kind in "biuf":
+            xt[k] = column.to_numpy(np.float64)
+        else:
+            xt[k] = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
+            text.append(k)
+            text_missing.append(column.isna().to_numpy())
+    x = np.ascontiguousarray(xt.T)
+    missing = np.isnan(x)
+    for k, gaps in zip(text, text_missing, strict=True):
+        missing[:, k] = gaps
+    return x, missing, text
 
 
 def _all_integers(values: np.ndarray) -> bool:
@@ -110,23 +143,22 @@ def _all_integers(values: np.ndarray) -> bool:
     return bool(np.all(numbers == np.round(numbers)))
 
 
-def _list(frame) -> str:
-    names = list(frame.columns)
+def _list(names: list[str]) -> str:
     return ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
 
 
-def _label_column(path: Path, frame, label_column: str | None) -> str:
+def _label_column(path: Path, names: list[str], label_column: str | None) -> str:
     if label_column is not None:
-        if label_column not in frame.columns:
+        if label_column not in names:
             raise _fail(
-                path, f"--label-column: no column {label_column!r}; columns: {_list(frame)}"
+                path, f"--label-column: no column {label_column!r}; columns: {_list(names)}"
             )
         return label_column
-    by_name = {name.lower(): name for name in frame.columns}
+    by_name = {name.lower(): name for name in names}
     for wanted in LABEL_NAMES:  # in this order: "y" is a feature name too, so it comes last
         if wanted in by_name:
             return by_name[wanted]
-    return frame.columns[-1]  # the usual place of the class
+    return names[-1]  # the usual place of the class
 
 
 def _npz(path: Path) -> Dataset:

@@ -1,4 +1,9 @@
-"""CSV/TSV text as a table: its delimiter, whether it has a header row, its column names."""
+"""CSV/TSV text as a table: its delimiter, whether it has a header row, its column names.
+
+:func:`read_table` guesses the delimiter and the header from the first rows (each cut to its
+first fields), then hands the text to pandas' C parser in one piece: a table of 100,000 columns
+reads about as fast as ``pd.read_csv`` reads it (BENCHMARKS.md, "Wide tables").
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from pathlib import Path
 
 from aelab.errors import DataError
 
-SAMPLE_CHARS = 65_536  # text the delimiter and the header are guessed from
+SAMPLE_CHARS = 65_536  # text the delimiter is guessed from, and the header at least
+SAMPLE_ROWS = 21  # rows the header is guessed from at least (the sniffer reads 20 below it)
+SAMPLE_FIELDS = 64  # fields of each row the sniffer sees (and the last one, the label's place)
 
 
 def file_error(path: Path, message: str) -> DataError:
@@ -49,15 +56,17 @@ def read_table(path: Path):
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
-    sample = text[:SAMPLE_CHARS]
-    has_header = _has_header(sample, delimiter)
-    if has_header:
-        _check_names(path, _first_row(text, delimiter))
+    rows = _first_rows(text, delimiter)
+    has_header = _has_header(rows, delimiter)
+    if has_header and rows:
+        _check_names(path, rows[0])
     try:
         frame = pd.read_csv(
             io.StringIO(text), sep=delimiter, header=0 if has_header else None,
-            skipinitialspace=True,
+            skipinitialspace=True, low_memory=False,
         )  # fmt: skip
+    # low_memory=False: pandas parses the whole text at once and infers each column's type
+    # from all of it; in chunks, a wide table's chunks hold less than a row and cost 3x.
     except (pd.errors.ParserError, ValueError) as exc:
         raise file_error(path, f"is not a readable table ({str(exc).splitlines()[0]})") from None
     frame.columns = [str(c) for c in frame.columns]
@@ -76,24 +85,37 @@ def _lines(text: str) -> Iterator[str]:
         start = end
 
 
-def _first_row(text: str, delimiter: str) -> list[str]:
-    """The first row's fields, as pandas reads them (leading spaces skipped)."""
+def _first_rows(text: str, delimiter: str) -> list[list[str]]:
+    """The first rows, whole: at least ``SAMPLE_ROWS`` of them and ``SAMPLE_CHARS`` of text."""
+    rows: list[list[str]] = []
+    chars = 0
     try:
-        return next(csv.reader(_lines(text), delimiter=delimiter, skipinitialspace=True), [])
+        for row in csv.reader(_lines(text), delimiter=delimiter, skipinitialspace=True):
+            if chars >= SAMPLE_CHARS and len(rows) >= SAMPLE_ROWS:
+                break
+            if row:
+                rows.append(row)
+                chars += sum(map(len, row)) + len(row)
     except csv.Error:
-        return []  # what pandas makes of it decides
+        pass  # what pandas makes of it decides
+    return rows
 
 
-def _has_header(sample: str, delimiter: str) -> bool:
+def _has_header(rows: list[list[str]], delimiter: str) -> bool:
     """Whether the first row names the columns. The sniffer's guess, overruled when the first
     row's last field occurs nowhere else in its column: a class name repeats, a header does
-    not (this catches numeric column names such as wavelengths, which fool the sniffer)."""
+    not (this catches numeric column names such as wavelengths, which fool the sniffer).
+
+    The sniffer sees each row's first ``SAMPLE_FIELDS`` fields and its last: a row of a wide
+    table may be longer than any sample of its characters."""
+    cut = [r if len(r) <= SAMPLE_FIELDS + 1 else r[:SAMPLE_FIELDS] + r[-1:] for r in rows]
+    sample = io.StringIO()
+    csv.writer(sample, delimiter=delimiter, lineterminator="\n").writerows(cut)
     try:
-        if csv.Sniffer().has_header(sample):
+        if csv.Sniffer().has_header(sample.getvalue()):
             return True
     except csv.Error:
         return True
-    rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
     if len(rows) < 3:
         return False
     first = rows[0][-1].strip()
@@ -102,7 +124,7 @@ def _has_header(sample: str, delimiter: str) -> bool:
         return False  # a number in the label's place: data
     except ValueError:
         pass
-    return all(r[-1].strip() != first for r in rows[1:-1])  # the last row may be cut off
+    return all(r[-1].strip() != first for r in rows[1:])
 
 
 def _check_names(path: Path, header: list[str]) -> None:
