@@ -7,6 +7,7 @@ and says how to fix it. Nothing here writes anything.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import math
 import zlib
@@ -14,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab.data.columns import read_table_dataset
 from aelab.data.datasets import CHUNK_ROWS, DATASETS, Dataset, load_dataset
 from aelab.data.tables import file_error as _fail
-from aelab.data.tables import read_table
 from aelab.errors import DataError
 
-LABEL_NAMES = ("label", "labels", "class", "target", "y")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
@@ -35,8 +35,13 @@ def load_file(
     label_column: str | None = None,
     drop_columns: tuple[str, ...] = (),
     drop_missing: bool = False,
+    categorical: str | tuple[str, ...] = "auto",
+    impute: str | None = None,
 ) -> tuple[Dataset, int]:
-    """Load a data file; return the dataset and how many rows were dropped for missing values."""
+    """Load a data file; return the dataset and how many rows were dropped for missing values.
+
+    The options are a table's (:func:`aelab.data.columns.read_table_dataset`); other files
+    have no columns to choose, and no missing values."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
@@ -47,118 +52,9 @@ def load_file(
         return _npy(path), 0
     if lower.endswith(("-ubyte", ".idx")):
         return _idx_pair(path), 0
-    return _table(path, label_column, drop_columns, drop_missing)
-
-
-def _table(
-    path: Path, label_column: str | None, drop_columns: tuple[str, ...], drop_missing: bool
-) -> tuple[Dataset, int]:
-    frame, has_header = read_table(path)
-    names = list(frame.columns)
-    for name in drop_columns:
-        if name not in frame.columns:
-            raise _fail(path, f"--drop-columns: no column {name!r}; columns: {_list(names)}")
-    drop = set(drop_columns)
-    kept = [name for name in names if name not in drop]
-    label = _label_column(path, kept, label_column)
-    at = {name: j for j, name in enumerate(names)}
-    features = [name for name in kept if name != label]
-    if not features:
-        raise _fail(path, f"has no feature columns besides the label column {label!r}")
-    # Whole numpy arrays from here on: a DataFrame of 100,000 columns holds as many blocks,
-    # and selecting rows or columns of it takes seconds each time.
-    x, missing, text = _numbers(frame, [at[name] for name in features])
-    labels = frame.iloc[:, at[label]]
-    no_label = labels.isna().to_numpy()
-    rows = missing.any(axis=1) | no_label
-    dropped = 0
-    if rows.any():
-        if not drop_missing:
-            row = int(np.argmax(rows))
-            gaps = [features[k] for k in np.flatnonzero(missing[row])]
-            column = min(gaps + [label] * bool(no_label[row]), key=at.__getitem__)
-            raise _fail(
-                path,
-                f"row {row + 2 if has_header else row + 1}, column {column!r} is missing "
-                f"({int(rows.sum())} rows have missing values); fill them in or pass "
-                "--drop-missing",
-            )
-        dropped = int(rows.sum())
-        if dropped == len(rows):
-            raise _fail(path, f"every row has a missing value ({dropped} rows); none is left")
-    keep = ~rows
-    for k in text:
-        bad = np.isnan(x[:, k]) & keep
-        if bad.any():
-            name = features[k]
-            raise _fail(
-                path,
-                f"column {name!r} is not numeric (it holds {frame[name].iloc[np.argmax(bad)]!r});"
-                f" drop it with --drop-columns {name} or choose it as --label-column",
-            )
-    x = x[keep]
-    classes, y = np.unique(labels.astype(str).to_numpy()[keep], return_inverse=True)
-    if _all_integers(classes):  # numeric labels sort as numbers, not as text
-        order = np.argsort(classes.astype(float), kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        classes, y = classes[order], rank[y]
-    return _dataset(path, x, y, tuple(features), tuple(str(c) for c in classes)), dropped
-
-
-def _numbers(frame, columns: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """The table's ``columns`` as numbers (N, D), NaN where a value is missing or not a
-    number; which values are missing (N, D); which of them pandas read as text.
-
-    Column by column with plain numpy: a DataFrame of 100,000 columns holds as many blocks,
-    and selecting or converting columns through it took seconds, and a pandas call for each
-    column minutes."""
-    import pandas as pd  # heavy: imported when a table is read
-
-    place = dict(zip(columns, range(len(columns)), strict=True))  # frame column -> x column
-    xt = np.empty((len(columns), len(frame)), np.float64)  # (D, N): each column contiguous
-    text, text_missing = [], []
-    for j, (_, column) in enumerate(frame.items()):
-        k = place.get(j)
-        if k is None:
-            continue
-        if column.dtype.kind in "biuf":
-            xt[k] = column.to_numpy(np.float64)
-        else:
-            xt[k] = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
-            text.append(k)
-            text_missing.append(column.isna().to_numpy())
-    x = np.ascontiguousarray(xt.T)
-    missing = np.isnan(x)
-    for k, gaps in zip(text, text_missing, strict=True):
-        missing[:, k] = gaps
-    return x, missing, text
-
-
-def _all_integers(values: np.ndarray) -> bool:
-    try:
-        numbers = values.astype(float)
-    except ValueError:
-        return False
-    return bool(np.all(numbers == np.round(numbers)))
-
-
-def _list(names: list[str]) -> str:
-    return ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
-
-
-def _label_column(path: Path, names: list[str], label_column: str | None) -> str:
-    if label_column is not None:
-        if label_column not in names:
-            raise _fail(
-                path, f"--label-column: no column {label_column!r}; columns: {_list(names)}"
-            )
-        return label_column
-    by_name = {name.lower(): name for name in names}
-    for wanted in LABEL_NAMES:  # in this order: "y" is a feature name too, so it comes last
-        if wanted in by_name:
-            return by_name[wanted]
-    return names[-1]  # the usual place of the class
+    return read_table_dataset(
+        path, label_column, tuple(drop_columns), drop_missing, categorical, impute
+    )
 
 
 def _npz(path: Path) -> Dataset:
@@ -305,14 +201,21 @@ def load_data(
     label_column: str | None = None,
     drop_columns: tuple[str, ...] = (),
     drop_missing: bool = False,
+    categorical: str | tuple[str, ...] = "auto",
+    impute: str | None = None,
 ) -> tuple[Dataset, int]:
     """The dataset ``source`` names (a built-in name or a file), with ``test_file`` as the
     held-out part; also the number of rows dropped for missing values. The other arguments
-    are :func:`load_file`'s (``DataConfig`` holds all of them: ``load_data(**config.loading)``)."""
+    are :func:`load_file`'s (``DataConfig`` holds all of them: ``load_data(**config.loading)``).
+
+    ``test_file`` is read as the training file was: the same label column, and the same
+    columns categorical (their categories the union of both files')."""
     options = {
         "label_column": label_column,
         "drop_columns": tuple(drop_columns),
         "drop_missing": drop_missing,
+        "categorical": categorical if isinstance(categorical, str) else tuple(categorical),
+        "impute": impute,
     }
     if source in DATASETS:
         dataset, dropped = load_dataset(source), 0
@@ -325,25 +228,39 @@ def load_data(
             )
     if test_file is None:
         return dataset, dropped
+    if dataset.label_column is not None:  # a table: read the other one the same way
+        options.update(label_column=dataset.label_column, categorical=tuple(dataset.categories))
     test, more = load_file(test_file, **options)
+    return _with_test_part(dataset, test, Path(test_file).name), dropped + more
+
+
+def _with_test_part(dataset: Dataset, test: Dataset, test_name: str) -> Dataset:
+    """``dataset`` followed by ``test``, its held-out part: the classes and the categories of
+    both, each sample's class and category indices into them."""
     if test.feature_names != dataset.feature_names:
         raise DataError(
-            f"{Path(test_file).name}: its features {list(test.feature_names)[:6]} are "
+            f"{test_name}: its features {list(test.feature_names)[:6]} are "
             f"not those of the training data {list(dataset.feature_names)[:6]}"
         )
+    unknown = sorted(set(test.class_names) - set(dataset.class_names))
+    if unknown:
+        raise DataError(f"{test_name}: classes {unknown} never occur in the training data")
     names = np.concatenate(
         [np.array(dataset.class_names)[dataset.y], np.array(test.class_names)[test.y]]
     )
     classes, y = np.unique(names, return_inverse=True)
-    unknown = sorted(set(test.class_names) - set(dataset.class_names))
-    if unknown:
-        raise DataError(
-            f"{Path(test_file).name}: classes {unknown} never occur in the training data"
-        )
-    test_mask = np.arange(len(y)) >= len(dataset.y)
-    merged = Dataset(
-        name=dataset.name, x=np.concatenate([dataset.x, test.x]), y=y.astype(np.int32),
-        feature_names=dataset.feature_names, class_names=tuple(str(c) for c in classes),
-        image_shape=dataset.image_shape, test_mask=test_mask,
+    x = np.concatenate([dataset.x, test.x])
+    categories = {}
+    for name, own in dataset.categories.items():
+        both = tuple(sorted(set(own) | set(test.categories[name])))
+        k = dataset.feature_names.index(name)
+        for rows, found in ((slice(None, len(dataset.y)), own),
+                            (slice(len(dataset.y), None), test.categories[name])):  # fmt: skip
+            codes = x[rows, k]
+            known = ~np.isnan(codes)
+            codes[known] = np.searchsorted(both, np.array(found))[codes[known].astype(int)]
+        categories[name] = both
+    return dataclasses.replace(
+        dataset, x=x, y=y.astype(np.int32), class_names=tuple(str(c) for c in classes),
+        test_mask=np.arange(len(y)) >= len(dataset.y), categories=categories,
     )  # fmt: skip
-    return merged, dropped + more

@@ -41,9 +41,10 @@ def read_text(path: Path) -> str:
         raise file_error(path, "is not UTF-8 text; save it as UTF-8 CSV") from None
 
 
-def read_table(path: Path):
+def read_table(path: Path, text_columns: tuple[str, ...] = ()):
     """The table as a DataFrame of text column names, and whether it had a header row.
 
+    ``text_columns`` are read as the text written (``01`` stays ``01``), not as numbers.
     Column names that repeat are refused (pandas would rename them ``f1.1``, a name the file
     does not hold)."""
     import pandas as pd  # heavy: imported when a table is read
@@ -58,15 +59,20 @@ def read_table(path: Path):
         delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
     rows = _first_rows(text, delimiter)
     has_header = _has_header(rows, delimiter)
-    if has_header and rows:
-        _check_names(path, rows[0])
+    first = rows[0] if rows else []
+    if has_header:
+        _check_names(path, first)
+        as_text = {name: str for name in text_columns if name in first}
+    else:  # pandas numbers the columns
+        numbers = {str(i): i for i in range(len(first))}
+        as_text = {numbers[name]: str for name in text_columns if name in numbers}
+    # low_memory=False: pandas parses the whole text at once and infers each column's type
+    # from all of it; in chunks, a wide table's chunks hold less than a row and cost 3x.
     try:
         frame = pd.read_csv(
             io.StringIO(text), sep=delimiter, header=0 if has_header else None,
-            skipinitialspace=True, low_memory=False,
+            skipinitialspace=True, low_memory=False, dtype=as_text or None,
         )  # fmt: skip
-    # low_memory=False: pandas parses the whole text at once and infers each column's type
-    # from all of it; in chunks, a wide table's chunks hold less than a row and cost 3x.
     except (pd.errors.ParserError, ValueError) as exc:
         raise file_error(path, f"is not a readable table ({str(exc).splitlines()[0]})") from None
     frame.columns = [str(c) for c in frame.columns]
