@@ -16,6 +16,7 @@ from aelab.cli.options import (
     STRATEGY_HELP,
     TRAIN_OPTIONS,
     RichProgress,
+    data_messages,
     family_options,
     family_overrides,
     options,
@@ -127,6 +128,7 @@ def run(
     mesh = use_devices(settings.pop("device"), settings.pop("devices"))
     resolved = _resolve(config, settings)
     dims = parsing.dims("--plot-dims", plot_dims)
+    click.get_current_context().with_resource(data_messages(quiet))  # until the command ends
     if hosts is not None:
         if resume is not None:
             raise ConfigError(
