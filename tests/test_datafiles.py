@@ -254,3 +254,16 @@ def test_wide_tables_take_no_pandas_call_per_column(tmp_path, monkeypatch):
     _wide(path, 20, 5_000, header=True)
     ds, _ = load_file(path)
     assert ds.x.shape == (20, 5_000) and calls == {"to_numeric": 0, "setitem": 0}
+
+
+def test_text_that_is_not_utf8_anywhere_is_one_line(tmp_path):
+    """The delimiter and header are guessed from the first rows; pandas reads the bytes of
+    the rest and says when they are not UTF-8."""
+    rows = "".join(f"{i},{i + 1},{i % 2}\n" for i in range(20_000))
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b,label\n" + rows.encode() + b"1,\xff\xfe,0\n")
+    with pytest.raises(DataError, match=r"^late.csv: is not UTF-8 text; save it as UTF-8 CSV$"):
+        load_file(path)
+    path.write_bytes(b"\xef\xbb\xbfa,b,label\r" + rows.replace("\n", "\r").encode())
+    ds, _ = load_file(path)  # a byte-order mark and old Mac line ends
+    assert ds.feature_names == ("a", "b") and ds.x.shape == (20_000, 2)

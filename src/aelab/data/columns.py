@@ -62,8 +62,9 @@ def read_table_dataset(
         path, has_header, features, label, at, missing, labels.isna().to_numpy(), drop_missing,
         impute,
     )  # fmt: skip
-    x, missing = x[keep], missing[keep]
-    text = {k: values[keep] for k, values in text.items()}
+    if not keep.all():  # (a copy of every value: only when some row goes)
+        x, missing = x[keep], missing[keep]
+        text = {k: values[keep] for k, values in text.items()}
     categories = _categorical(path, features, x, missing, text, categorical)
     if np.isinf(x).any():
         row, col = np.argwhere(np.isinf(x))[0]
@@ -81,18 +82,18 @@ def read_table_dataset(
 
 
 def _list(names: list[str]) -> str:
-    names = [n if n.isprintable() else repr(n) for n in names]
-    return ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
+    """The first column names, for a message (one line whatever they hold)."""
+    shown = ", ".join(n if n.isprintable() else repr(n) for n in names[:12])
+    return shown + (f", … ({len(names)} in all)" if len(names) > 12 else "")
 
 
-def _check_named_columns(path: Path, names: list[str], flag: str, wanted: tuple[str, ...]):
+def _check_named_columns(path: Path, names: list[str], flag: str, wanted: tuple[str, ...]) -> None:
+    """Every column ``flag`` names must exist."""
     known = set(names)
     unknown = [name for name in wanted if name not in known]
     if unknown:
         listed = ", ".join(map(repr, unknown))
-        raise file_error(
-            path, f"{flag}: no column {listed}; columns: {_list(names)}"
-        )  # fmt: skip
+        raise file_error(path, f"{flag}: no column {listed}; columns: {_list(names)}")
 
 
 def choose_label(path: Path, names: list[str], label_column: str | None) -> tuple[str, str]:
@@ -121,18 +122,17 @@ def _numbers(frame, columns: list[int]) -> tuple[np.ndarray, np.ndarray, dict[in
     import pandas as pd  # heavy: imported when a table is read
 
     place = dict(zip(columns, range(len(columns)), strict=True))  # frame column -> x column
-    xt = np.empty((len(columns), len(frame)), np.float64)  # (D, N): each column contiguous
+    x = np.empty((len(frame), len(columns)), np.float64)  # (N, D)
     text = {}
     for j, (_, column) in enumerate(frame.items()):
         k = place.get(j)
         if k is None:
             continue
         if column.dtype.kind in "biuf":
-            xt[k] = column.to_numpy(np.float64)
+            x[:, k] = column.to_numpy(np.float64)
         else:
-            xt[k] = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
+            x[:, k] = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
             text[k] = column.to_numpy(object)  # str, NaN where missing
-    x = np.ascontiguousarray(xt.T)
     missing = np.isnan(x)
     for k, values in text.items():
         missing[:, k] = pd.isna(values)

@@ -12,12 +12,11 @@ import gzip
 import io
 import zlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 from aelab.errors import DataError
 
-SAMPLE_CHARS = 65_536  # text the delimiter is guessed from, and the header at least
+SAMPLE_CHARS = 65_536  # text the delimiter is guessed from, and the header at least (bytes)
 SAMPLE_ROWS = 21  # rows the header is guessed from at least (the sniffer reads 20 below it)
 SAMPLE_FIELDS = 64  # fields of each row the sniffer sees (and the last one, the label's place)
 
@@ -27,18 +26,17 @@ def file_error(path: Path, message: str) -> DataError:
     return DataError(f"{path.name}: {message}")
 
 
-def read_text(path: Path) -> str:
-    """The file as text (gzip-compressed when its name ends in ``.gz``), UTF-8 with or
-    without a byte-order mark."""
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes (decompressed when its name ends in ``.gz``)."""
     try:
         raw = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
-            raw = gzip.decompress(raw)
-        return raw.decode("utf-8-sig")
+        return gzip.decompress(raw) if path.name.lower().endswith(".gz") else raw
     except (OSError, EOFError, zlib.error) as exc:
         raise file_error(path, f"cannot be read ({exc})") from None
-    except UnicodeDecodeError:
-        raise file_error(path, "is not UTF-8 text; save it as UTF-8 CSV") from None
+
+
+def _not_utf8(path: Path) -> DataError:
+    return file_error(path, "is not UTF-8 text; save it as UTF-8 CSV")
 
 
 def read_table(path: Path, text_columns: tuple[str, ...] = ()):
@@ -49,15 +47,16 @@ def read_table(path: Path, text_columns: tuple[str, ...] = ()):
     does not hold)."""
     import pandas as pd  # heavy: imported when a table is read
 
-    text = read_text(path)
-    if not text.strip():
+    raw = read_bytes(path)
+    head = _head(path, raw)
+    if not head.strip():  # (more than 64 KB of blank lines first is taken for empty too)
         raise file_error(path, "is empty; it needs a header row and one row per sample")
     try:
-        dialect = csv.Sniffer().sniff(text[:SAMPLE_CHARS], delimiters=",;\t| ")
+        dialect = csv.Sniffer().sniff(head[:SAMPLE_CHARS], delimiters=",;\t| ")
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
-    rows = _first_rows(text, delimiter)
+    rows = _first_rows(head, delimiter)
     has_header = _has_header(rows, delimiter)
     first = rows[0] if rows else []
     if has_header:
@@ -66,13 +65,17 @@ def read_table(path: Path, text_columns: tuple[str, ...] = ()):
     else:  # pandas numbers the columns
         numbers = {str(i): i for i in range(len(first))}
         as_text = {numbers[name]: str for name in text_columns if name in numbers}
-    # low_memory=False: pandas parses the whole text at once and infers each column's type
-    # from all of it; in chunks, a wide table's chunks hold less than a row and cost 3x.
+    # The bytes as they are (no copy of the text), parsed at once (low_memory=False: pandas
+    # infers each column's type from all of it; in chunks, a wide table's chunks hold less
+    # than a row and took 3x as long).
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=0 if has_header else None,
+            io.BytesIO(raw), sep=delimiter, header=0 if has_header else None,
             skipinitialspace=True, low_memory=False, dtype=as_text or None,
+            encoding="utf-8-sig",
         )  # fmt: skip
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise file_error(path, f"is not a readable table ({str(exc).splitlines()[0]})") from None
     frame.columns = [str(c) for c in frame.columns]
@@ -81,22 +84,31 @@ def read_table(path: Path, text_columns: tuple[str, ...] = ()):
     return frame, has_header
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text``, one at a time, without copying the rest of it."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end + 1
-        yield text[start:end]
-        start = end
+def _head(path: Path, raw: bytes) -> str:
+    """The first lines of the file as text: at least ``SAMPLE_ROWS`` + 1 of them and
+    ``SAMPLE_CHARS`` bytes, whole (or the whole file). What guessing the delimiter and the
+    header reads, whatever the size of the rest."""
+    cut = 0
+    for _ in range(SAMPLE_ROWS + 1):
+        cut = raw.find(b"\n", cut) + 1
+        if cut == 0:
+            cut = len(raw)
+            break
+    if cut < SAMPLE_CHARS:
+        cut = raw.find(b"\n", SAMPLE_CHARS) + 1 or len(raw)
+    try:
+        return raw[:cut].decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
 
 
 def _first_rows(text: str, delimiter: str) -> list[list[str]]:
     """The first rows, whole: at least ``SAMPLE_ROWS`` of them and ``SAMPLE_CHARS`` of text."""
     rows: list[list[str]] = []
     chars = 0
+    lines = io.StringIO(text, newline="")  # \n, \r\n or \r
     try:
-        for row in csv.reader(_lines(text), delimiter=delimiter, skipinitialspace=True):
+        for row in csv.reader(lines, delimiter=delimiter, skipinitialspace=True):
             if chars >= SAMPLE_CHARS and len(rows) >= SAMPLE_ROWS:
                 break
             if row:
