@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import aelab
 from aelab.cli import main
 
 FAST = ["--pretrain-steps", "100", "--finetune-steps", "150", "--snapshot-every", "50"]
@@ -309,6 +310,10 @@ def test_a_table_as_people_have_it_runs_in_one_command(tmp_path, capsys):
     seen = data["categorical"]["colour"]
     assert {"black", "brown", "red"} <= set(seen) and data["n_features"] == 3 + len(seen) + 3
     assert 'impute = "median"' in (run / "config.toml").read_text()
+    info = aelab.checkpoint_info(run / "checkpoints" / "joint.npz")  # what raw data needs
+    assert info["raw_features"] == ["age", "weight", "colour", "habitat", "height"]
+    assert info["categories"]["colour"] == seen and info["impute"] == "median"
+    assert set(info["impute_values"]) == set(info["raw_features"])
     lat = np.load(run / "latents.npz")
     names = lat["feature_names"].tolist()
     assert names[:3] == ["age", "weight", "colour=" + seen[0]] and names[-1] == "height"
