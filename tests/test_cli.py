@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import aelab
 from aelab.cli import main
 
 FAST = ["--pretrain-steps", "100", "--finetune-steps", "150", "--snapshot-every", "50"]
@@ -334,3 +335,104 @@ def test_device_cpu_trains_there_and_says_so(tmp_path, capsys):
     assert code == 0
     timing = json.loads((tmp_path / "c" / "timing.json").read_text())
     assert timing["device"].lower().startswith(("cpu", "tfrt_cpu"))
+
+
+def test_repeated_column_names_are_one_line_exit_2(tmp_path, capsys):
+    table = tmp_path / "dup.csv"
+    table.write_text("f1,f1,f2,f2,label\n" + "".join(f"{i},1,2,{i},{i % 2}\n" for i in range(20)))
+    code, _, err = _main(["run", "--dataset", str(table), "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "dup.csv: column names repeat: 'f1' (2 times), 'f2' (2 times)" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def _people(path: Path) -> Path:
+    """A table as people have it: missing numbers and categories, two text feature columns
+    (one with colours seen once, so that some held-out ones are new), a text label."""
+    rng = np.random.default_rng(0)
+    rows = ["age,weight,colour,habitat,height,species"]
+    for i in range(90):
+        species = ("cat", "dog", "fox")[i % 3]
+        colour = f"rare{i}" if i % 15 == 0 else ("black", "brown", "red")[(i // 3 + i) % 3]
+        row = [
+            "" if i % 11 == 4 else str(int(rng.integers(1, 15))),
+            f"{[4, 20, 7][i % 3] + rng.normal(0, 1.5):.1f}",
+            "" if i % 13 == 5 else colour,
+            ("town", "forest", "field")[i % 3] if i % 4 else "forest",
+            "NA" if i % 17 == 6 else f"{[25, 55, 40][i % 3] + rng.normal(0, 4):.1f}",
+            species,
+        ]
+        rows.append(",".join(row))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_table_as_people_have_it_runs_in_one_command(tmp_path, capsys):
+    """Issue 14: missing values, a text label and two text feature columns took four
+    commands, one error at a time."""
+    table = _people(tmp_path / "people.csv")
+    code, _, err = _main(["run", "--dataset", str(table), *FAST, "--out", str(tmp_path / "runs")]
+                         + ["--name", "p"], capsys)  # fmt: skip
+    assert code == 2 and "row 6, column 'age' is missing" in err and "--impute" in err
+    args = ["run", "--dataset", str(table), "--impute", "median", *FAST,
+            "--out", str(tmp_path / "runs"), "--name", "p"]  # fmt: skip
+    code, out, err = _main(args, capsys)
+    assert code == 0, err
+    assert "aelab: people.csv: label column 'species' (the last column)" in err
+    run = tmp_path / "runs" / "p"
+    data = json.loads((run / "metrics.json").read_text())["data"]
+    assert data["class_names"] == ["cat", "dog", "fox"] and data["label_column"] == "species"
+    assert data["impute"] == "median" and data["imputed"] == {"age": 8, "colour": 7, "height": 5}
+    assert data["categorical"]["habitat"] == ["field", "forest", "town"]
+    seen = data["categorical"]["colour"]
+    assert {"black", "brown", "red"} <= set(seen) and data["n_features"] == 3 + len(seen) + 3
+    assert 'impute = "median"' in (run / "config.toml").read_text()
+    info = aelab.checkpoint_info(run / "checkpoints" / "joint.npz")  # what raw data needs
+    assert info["raw_features"] == ["age", "weight", "colour", "habitat", "height"]
+    assert info["categories"]["colour"] == seen and info["impute"] == "median"
+    assert set(info["impute_values"]) == set(info["raw_features"])
+    lat = np.load(run / "latents.npz")
+    names = lat["feature_names"].tolist()
+    assert names[:3] == ["age", "weight", "colour=" + seen[0]] and names[-1] == "height"
+    # held-out samples of a colour training never saw: every colour feature 0 before scaling
+    raw = lat["x"] * lat["scaler_scale"] + lat["scaler_mean"]
+    colours = np.array([line.split(",")[2] for line in table.read_text().splitlines()[1:]])
+    new = ~np.isin(colours, seen) & (colours != "")
+    assert new.sum() == data["unseen_categories"]["colour"] >= 1 and not lat["is_train"][new].any()
+    block = [names.index(f"colour={c}") for c in seen]
+    np.testing.assert_allclose(raw[np.ix_(new, block)], 0, atol=1e-5)
+    np.testing.assert_allclose(raw[np.ix_(~new, block)].sum(axis=1), 1, atol=1e-5)
+    assert (
+        '"feature_names":["age","weight","colour","habitat","height"]'
+        in (run / "report.html").read_text()
+    )
+
+
+def test_quiet_runs_keep_data_warnings_and_drop_notes(tmp_path, capsys):
+    table = tmp_path / "years.csv"
+    table.write_text("a,b,year\n" + "".join(f"{i},{i % 5},{2001 + i % 2}\n" for i in range(40)))
+    args = ["run", "--dataset", str(table), *FAST, "--out", str(tmp_path), "--name", "y", "-q"]
+    code, out, err = _main(args, capsys)
+    assert code == 0 and out.strip() == str(tmp_path / "y")
+    assert err == (
+        "aelab: warning: years.csv: the label column 'year' (the last column) looks like a year;"
+        " if the classes are in another column, name it with --label-column\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--categorical", "none"], "t.csv: column 'colour' is not numeric (it holds 'red')"),
+        (["--categorical", ","], "--categorical: expected auto, none or column names"),
+        (["--categorical", "size"], "t.csv: --categorical: no column 'size'; columns: a, colour"),
+        (["--impute", "mode"], "Invalid value for '--impute'"),
+    ],
+)
+def test_bad_column_flags_are_one_line_exit_2(tmp_path, capsys, args, message):
+    table = tmp_path / "t.csv"
+    table.write_text("a,colour,label\n" + "".join(f"{i},red,{i % 2}\n" for i in range(20)))
+    code, _, err = _main(["run", "--dataset", str(table), *args, "--out", str(tmp_path / "r")],
+                         capsys)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "r").exists()

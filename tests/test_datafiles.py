@@ -199,3 +199,71 @@ def test_numeric_column_names_are_still_a_header(tmp_path):
     headerless = "".join(f"{i},{i + 1},{'ab'[i % 2]}\n" for i in range(8))
     ds, _ = load_file(_write(tmp_path / "plain.csv", headerless))
     assert len(ds.y) == 8 and ds.class_names == ("a", "b")
+
+
+def test_repeated_column_names_are_refused_all_named(tmp_path):
+    """Defect 2 of issue 14: pandas renamed them f1.1 and f2.1, names not in the file."""
+    text = "f1,f1,f2,f2,g,label\n" + "".join(f"{i},{i},{i},{i},{i},{i % 2}\n" for i in range(8))
+    with pytest.raises(
+        DataError,
+        match=r"^d.csv: column names repeat: 'f1' \(2 times\), 'f2' \(2 times\); give every "
+        r"column its own name",
+    ):
+        load_file(_write(tmp_path / "d.csv", text))
+
+
+def _wide(path, rows, columns, header):
+    x = np.round(np.random.default_rng(0).normal(size=(rows, columns)), 3)
+    lines = [",".join(f"f{i}" for i in range(columns)) + ",label"] if header else []
+    lines += [",".join(map(str, r)) + f",{'ab'[i % 2]}" for i, r in enumerate(x)]
+    path.write_text("\n".join(lines) + "\n")
+    return x
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_wide_tables_keep_their_header_or_first_row(tmp_path, header):
+    """Rows longer than the sniffer's 64 KB sample: a headerless one lost its first row to a
+    header of numbers (issue 14, defect 5)."""
+    path = tmp_path / "wide.csv"
+    x = _wide(path, 30, 12_000, header)
+    ds, _ = load_file(path)
+    np.testing.assert_array_equal(ds.x, x)
+    assert ds.class_names == ("a", "b") and ds.y.tolist() == [0, 1] * 15
+    assert ds.feature_names[-1] == ("f11999" if header else "11999")
+
+
+def test_wide_tables_take_no_pandas_call_per_column(tmp_path, monkeypatch):
+    """A table of 100,000 columns took minutes: a pandas conversion and assignment for each
+    column (issue 14, defect 5). Numeric columns now go to numpy as they are read; the time
+    against pd.read_csv is benchmarks/bench_wide_table.py's."""
+    import pandas as pd
+
+    calls = {"to_numeric": 0, "setitem": 0}
+    to_numeric, setitem = pd.to_numeric, pd.DataFrame.__setitem__
+
+    def counted(name, fn):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(pd, "to_numeric", counted("to_numeric", to_numeric))
+    monkeypatch.setattr(pd.DataFrame, "__setitem__", counted("setitem", setitem))
+    path = tmp_path / "wide.csv"
+    _wide(path, 20, 5_000, header=True)
+    ds, _ = load_file(path)
+    assert ds.x.shape == (20, 5_000) and calls == {"to_numeric": 0, "setitem": 0}
+
+
+def test_text_that_is_not_utf8_anywhere_is_one_line(tmp_path):
+    """The delimiter and header are guessed from the first rows; pandas reads the bytes of
+    the rest and says when they are not UTF-8."""
+    rows = "".join(f"{i},{i + 1},{i % 2}\n" for i in range(20_000))
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b,label\n" + rows.encode() + b"1,\xff\xfe,0\n")
+    with pytest.raises(DataError, match=r"^late.csv: is not UTF-8 text; save it as UTF-8 CSV$"):
+        load_file(path)
+    path.write_bytes(b"\xef\xbb\xbfa,b,label\r" + rows.replace("\n", "\r").encode())
+    ds, _ = load_file(path)  # a byte-order mark and old Mac line ends
+    assert ds.feature_names == ("a", "b") and ds.x.shape == (20_000, 2)

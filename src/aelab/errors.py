@@ -2,7 +2,8 @@
 
 Everything a user can get wrong (a setting, a file, a name) raises a subclass of
 :class:`AelabError` whose message is one line naming the culprit and the fix. The CLI turns
-these into ``aelab: error: <message>`` and exit status 2; anything else is a bug.
+these into ``aelab: error: <message>`` and exit status 2; anything else is a bug. What may be
+a mistake but stops nothing is a :class:`DataWarning`.
 """
 
 
@@ -28,3 +29,8 @@ class CheckpointError(AelabError):
 
 class RunFolderError(ConfigError):
     """A run or sweep folder given is not one, or a file in it is damaged."""
+
+
+class DataWarning(UserWarning):
+    """Data that loads but may not be what the user meant (a label column that looks like an
+    id). The CLI prints it as ``aelab: warning: <message>``; it stops nothing."""

@@ -1,12 +1,15 @@
 """What ``aelab run`` and ``aelab sweep`` share: their options (the model families' own come
-from the family registry) and the progress bar. None of it imports JAX, so that ``--help``
-is quick; the devices and hosts to train on are in
+from the family registry), the progress bar, and what they say about the data. None of it
+imports JAX, so that ``--help`` is quick; the devices and hosts to train on are in
 :mod:`aelab.cli.devices`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import logging
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -16,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from aelab.cli import parsing
 from aelab.config import STRATEGIES, DataConfig
 from aelab.data import DATASETS
-from aelab.errors import ConfigError
+from aelab.errors import ConfigError, DataWarning
 from aelab.models import DEFAULT_FAMILY, FAMILIES
 
 _PHASES = {"pretrain": "pretraining (reconstruction)", "finetune": "fine-tuning strategies"}
@@ -59,6 +62,41 @@ class RichProgress:
         if phase not in self._tasks:
             self._tasks[phase] = self._bar.add_task(_PHASES.get(phase, phase), total=total)
         self._bar.update(self._tasks[phase], completed=done)
+
+
+class _Echo(logging.Handler):
+    """A library note on stderr, as ``aelab: <note>``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"aelab: {record.getMessage()}", err=True)
+
+
+@contextlib.contextmanager
+def data_messages(quiet: bool) -> Iterator[None]:
+    """What the library says about the data while a command runs, on stderr: its notes
+    (which column of a table is the label, and why) unless ``quiet``, and always its
+    :class:`DataWarning` s, as ``aelab: warning: <message>``."""
+    library = logging.getLogger("aelab")
+    handler, level = _Echo(), library.level
+    if not quiet:
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)
+    with warnings.catch_warnings():  # restores warnings.showwarning on the way out
+        warnings.simplefilter("always", DataWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, DataWarning):
+                click.echo(f"aelab: warning: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            library.removeHandler(handler)
+            library.setLevel(level)
 
 
 def options(*decorators: Callable) -> Callable:
@@ -120,7 +158,22 @@ DATA_OPTIONS = (
     click.option("--label-column", help="Label column of a table [label/class/target/y, or last]."),
     click.option("--drop-columns", help="Comma-separated table columns to leave out."),
     click.option(
-        "--drop-missing", is_flag=True, default=None, help="Drop rows with missing values."
+        "--drop-missing",
+        is_flag=True,
+        default=None,
+        help="Drop rows with missing values (with --impute: rows without a label).",
+    ),
+    click.option(
+        "--impute",
+        type=click.Choice(["mean", "median"]),
+        help="Fill missing numbers with the training part's mean or median, missing "
+        "categories with its most frequent one [off: missing values are an error].",
+    ),
+    click.option(
+        "--categorical",
+        metavar="auto|none|COL,COL",
+        help="Text columns one-hot encoded (training part's categories): auto (those of at "
+        "most 50 values), none, or these columns [auto].",
     ),
     click.option(
         "--scaling",
@@ -183,6 +236,8 @@ def shared_overrides(s: dict) -> dict:
         "data.label_column": s["label_column"],
         "data.drop_columns": parsing.names(s["drop_columns"]),
         "data.drop_missing": s["drop_missing"],
+        "data.impute": s["impute"],
+        "data.categorical": parsing.categorical(s["categorical"]),
         "data.scaling": s["scaling"],
         "data.test_size": parsing.size("--test-size", s["test_size"]),
         "data.split_seed": s["split_seed"],

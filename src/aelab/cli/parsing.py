@@ -44,6 +44,18 @@ def names(text: str | None) -> list[str] | None:
     return None if text is None else [p.strip() for p in text.split(",") if p.strip()]
 
 
+def categorical(text: str | None) -> str | list[str] | None:
+    """``--categorical``: ``"auto"``, ``"none"``, or ``"a, b"`` -> ``["a", "b"]``."""
+    if text is None or text.strip() in ("auto", "none"):
+        return None if text is None else text.strip()
+    listed = names(text)
+    if not listed:
+        raise ConfigError(
+            f"--categorical: expected auto, none or column names such as colour,size, got {text!r}"
+        )
+    return listed
+
+
 def size(flag: str, text: str | None) -> float | int | None:
     """A fraction (``0.5``) or a count (``75``)."""
     if text is None:

@@ -17,6 +17,7 @@ from aelab.cli.options import (
     TRAIN_OPTIONS,
     RichProgress,
     check_config_files,
+    data_messages,
     family_options,
     family_overrides,
     options,
@@ -128,6 +129,7 @@ def run(
     mesh = use_devices(settings.pop("device"), settings.pop("devices"))
     resolved = _resolve(config, settings)
     dims = parsing.dims("--plot-dims", plot_dims)
+    click.get_current_context().with_resource(data_messages(quiet))  # until the command ends
     if hosts is not None:
         if resume is not None:
             raise ConfigError(

@@ -17,6 +17,7 @@ from aelab.cli.options import (
     TRAIN_OPTIONS,
     RichProgress,
     check_config_files,
+    data_messages,
     family_options,
     family_overrides,
     family_settings,
@@ -73,6 +74,7 @@ def sweep_command(
 
     mesh = use_devices(settings.pop("device"), settings.pop("devices"))
     sweep_config = None if resume is not None else _resolve(config, settings)
+    click.get_current_context().with_resource(data_messages(quiet))  # until the command ends
     try:
         if quiet:
             result = sweep(sweep_config, out=out, name=name, resume=resume, mesh=mesh)

@@ -22,7 +22,7 @@ import tomli_w
 from aelab.checks import choices, require_bool, require_choice, require_int, require_number
 from aelab.config.model import ModelConfig
 from aelab.config.strategies import DEFAULT_STRATEGIES, STRATEGIES
-from aelab.data import DATASETS, looks_like_file
+from aelab.data import CATEGORICAL_MODES, DATASETS, IMPUTE, MAX_CATEGORIES, looks_like_file
 from aelab.errors import ConfigError
 from aelab.models import FAMILIES
 
@@ -49,7 +49,14 @@ class DataConfig:
         label_column: the label column of a table (default: one named label, class, target
             or y, else the last).
         drop_columns: table columns to leave out.
-        drop_missing: drop table rows with missing values instead of refusing them.
+        drop_missing: drop table rows with missing values instead of refusing them (with
+            ``impute``: the rows whose label is missing; labels are never filled).
+        categorical: which text columns of a table are one-hot encoded, with the training
+            part's categories: ``auto`` (those of at most 50 different values), ``none``
+            (text is an error), or a list of column names.
+        impute: fill a table's missing feature values with the training part's ``mean`` or
+            ``median`` (the most frequent category for categorical columns); ``None``
+            refuses them (or ``drop_missing`` drops their rows).
         scaling: ``standard``, ``minmax`` (to [0, 1]) or ``auto`` (minmax for images,
             standard for tables).
     """
@@ -62,6 +69,8 @@ class DataConfig:
     label_column: str | None = None
     drop_columns: tuple[str, ...] = ()
     drop_missing: bool = False
+    categorical: str | tuple[str, ...] = "auto"
+    impute: str | None = None
     scaling: str = "auto"
 
     def __post_init__(self) -> None:
@@ -84,6 +93,9 @@ class DataConfig:
             raise ConfigError(f"data.drop_columns must be a list of column names, got {drop!r}")
         if not isinstance(self.drop_missing, bool):
             raise ConfigError(f"data.drop_missing must be true or false, got {self.drop_missing!r}")
+        self._check_categorical()
+        if self.impute is not None:
+            require_choice("data.impute", self.impute, IMPUTE, "imputation")
         require_choice("data.scaling", self.scaling, SCALINGS, "scaling")
         t = self.test_size
         if isinstance(t, bool) or not isinstance(t, int | float):
@@ -102,6 +114,23 @@ class DataConfig:
         if self.labels is not None:
             require_int("data.labels", self.labels, 1, "labelled samples per class")
 
+    def _check_categorical(self) -> None:
+        value = self.categorical
+        if isinstance(value, list):
+            value = tuple(value)
+            object.__setattr__(self, "categorical", value)
+        if isinstance(value, str) and value in CATEGORICAL_MODES:
+            return
+        if (
+            not isinstance(value, tuple)
+            or not value
+            or not all(isinstance(c, str) and c for c in value)
+        ):
+            raise ConfigError(
+                f"data.categorical must be 'auto' (text columns of at most {MAX_CATEGORIES} "
+                f"values), 'none', or a list of column names, got {value!r}"
+            )
+
     @property
     def loading(self) -> dict[str, Any]:
         """What :func:`aelab.data.load_data` reads: ``load_data(**config.data.loading)``."""
@@ -111,6 +140,8 @@ class DataConfig:
             "label_column": self.label_column,
             "drop_columns": tuple(self.drop_columns),
             "drop_missing": self.drop_missing,
+            "categorical": self.categorical,
+            "impute": self.impute,
         }
 
 
@@ -247,6 +278,8 @@ class RunConfig:
         }
         out["model"]["hidden"] = list(self.model.hidden)
         out["data"]["drop_columns"] = list(self.data.drop_columns)
+        if isinstance(self.data.categorical, tuple):
+            out["data"]["categorical"] = list(self.data.categorical)
         return _drop_none(out)
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,13 @@ class Dataset:
     ``image_shape`` is (height, width) when each row is an image, ``()`` for a table.
     ``test_mask`` (N,) marks samples that form the held-out part by definition (a dataset's
     own test set, or a ``--test-file``); ``None`` lets the split choose them.
+
+    A table's columns as read, before the split encodes them (:func:`aelab.data.encode`):
+    ``categories`` holds every value of each categorical column, sorted, and its column of
+    ``x`` the index of each sample's value in it; ``x`` holds NaN where a value is missing
+    (only when the table was read to be imputed). ``label_column`` is the table's label
+    column and ``label_chosen`` how it was chosen (``--label-column``, ``named like a
+    label``, ``the last column``).
     """
 
     name: str
@@ -31,6 +38,9 @@ class Dataset:
     class_names: tuple[str, ...]
     image_shape: tuple[int, ...] = ()
     test_mask: np.ndarray | None = None
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    label_column: str | None = None
+    label_chosen: str | None = None
 
     @property
     def n_classes(self) -> int:

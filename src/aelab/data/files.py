@@ -7,19 +7,19 @@ and says how to fix it. Nothing here writes anything.
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import gzip
-import io
 import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from aelab.data.columns import read_table_dataset
 from aelab.data.datasets import CHUNK_ROWS, DATASETS, Dataset, load_dataset
+from aelab.data.tables import file_error as _fail
 from aelab.errors import DataError
 
-LABEL_NAMES = ("label", "labels", "class", "target", "y")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
@@ -35,8 +35,13 @@ def load_file(
     label_column: str | None = None,
     drop_columns: tuple[str, ...] = (),
     drop_missing: bool = False,
+    categorical: str | tuple[str, ...] = "auto",
+    impute: str | None = None,
 ) -> tuple[Dataset, int]:
-    """Load a data file; return the dataset and how many rows were dropped for missing values."""
+    """Load a data file; return the dataset and how many rows were dropped for missing values.
+
+    The options are a table's (:func:`aelab.data.columns.read_table_dataset`); other files
+    have no columns to choose, and no missing values."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
@@ -47,150 +52,9 @@ def load_file(
         return _npy(path), 0
     if lower.endswith(("-ubyte", ".idx")):
         return _idx_pair(path), 0
-    return _table(path, label_column, drop_columns, drop_missing)
-
-
-def _fail(path: Path, message: str) -> DataError:
-    return DataError(f"{path.name}: {message}")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
-            raw = gzip.decompress(raw)
-        return raw.decode("utf-8-sig")
-    except (OSError, EOFError, zlib.error) as exc:
-        raise _fail(path, f"cannot be read ({exc})") from None
-    except UnicodeDecodeError:
-        raise _fail(path, "is not UTF-8 text; save it as UTF-8 CSV") from None
-
-
-def _table(
-    path: Path, label_column: str | None, drop_columns: tuple[str, ...], drop_missing: bool
-) -> tuple[Dataset, int]:
-    import pandas as pd  # heavy: imported when a table is read
-
-    frame, has_header = _read_table(path)
-    for name in drop_columns:
-        if name not in frame.columns:
-            raise _fail(path, f"--drop-columns: no column {name!r}; columns: {_list(frame)}")
-    frame = frame.drop(columns=list(drop_columns))
-    label = _label_column(path, frame, label_column)
-
-    dropped = 0
-    missing = frame.isna().to_numpy()
-    if missing.any():
-        if not drop_missing:
-            row, col = np.argwhere(missing)[0]
-            raise _fail(
-                path,
-                f"row {row + 2 if has_header else row + 1}, column {frame.columns[col]!r} is "
-                f"missing ({int(missing.any(axis=1).sum())} rows have missing values); fill them "
-                "in or pass --drop-missing",
-            )
-        keep = ~missing.any(axis=1)
-        dropped = int((~keep).sum())
-        frame = frame[keep]
-        if frame.empty:
-            raise _fail(path, f"every row has a missing value ({dropped} rows); none is left")
-
-    features = [c for c in frame.columns if c != label]
-    if not features:
-        raise _fail(path, f"has no feature columns besides the label column {label!r}")
-    for name in features:
-        values = pd.to_numeric(frame[name], errors="coerce")
-        if values.isna().any():
-            bad = frame[name][values.isna()].iloc[0]
-            raise _fail(
-                path,
-                f"column {name!r} is not numeric (it holds {bad!r}); drop it with "
-                f"--drop-columns {name} or choose it as --label-column",
-            )
-        frame[name] = values
-    x = frame[features].to_numpy(np.float64)
-    classes, y = np.unique(frame[label].astype(str).to_numpy(), return_inverse=True)
-    if _all_integers(classes):  # numeric labels sort as numbers, not as text
-        order = np.argsort(classes.astype(float), kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        classes, y = classes[order], rank[y]
-    return _dataset(path, x, y, tuple(features), tuple(str(c) for c in classes)), dropped
-
-
-def _read_table(path: Path):
-    """The table as a DataFrame of text column names, and whether it had a header row."""
-    import pandas as pd  # heavy: imported when a table is read
-
-    text = _read_text(path)
-    if not text.strip():
-        raise _fail(path, "is empty; it needs a header row and one row per sample")
-    sample = text[:65536]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t| ")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
-    has_header = _has_header(sample, delimiter)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=0 if has_header else None,
-            skipinitialspace=True,
-        )  # fmt: skip
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise _fail(path, f"is not a readable table ({str(exc).splitlines()[0]})") from None
-    frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise _fail(path, "has a header but no rows")
-    return frame, has_header
-
-
-def _has_header(sample: str, delimiter: str) -> bool:
-    """Whether the first row names the columns. The sniffer's guess, overruled when the first
-    row's last field occurs nowhere else in its column: a class name repeats, a header does
-    not (this catches numeric column names such as wavelengths, which fool the sniffer)."""
-    try:
-        if csv.Sniffer().has_header(sample):
-            return True
-    except csv.Error:
-        return True
-    rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
-    if len(rows) < 3:
-        return False
-    first = rows[0][-1].strip()
-    try:
-        float(first)
-        return False  # a number in the label's place: data
-    except ValueError:
-        pass
-    return all(r[-1].strip() != first for r in rows[1:-1])  # the last row may be cut off
-
-
-def _all_integers(values: np.ndarray) -> bool:
-    try:
-        numbers = values.astype(float)
-    except ValueError:
-        return False
-    return bool(np.all(numbers == np.round(numbers)))
-
-
-def _list(frame) -> str:
-    names = list(frame.columns)
-    return ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
-
-
-def _label_column(path: Path, frame, label_column: str | None) -> str:
-    if label_column is not None:
-        if label_column not in frame.columns:
-            raise _fail(
-                path, f"--label-column: no column {label_column!r}; columns: {_list(frame)}"
-            )
-        return label_column
-    by_name = {name.lower(): name for name in frame.columns}
-    for wanted in LABEL_NAMES:  # in this order: "y" is a feature name too, so it comes last
-        if wanted in by_name:
-            return by_name[wanted]
-    return frame.columns[-1]  # the usual place of the class
+    return read_table_dataset(
+        path, label_column, tuple(drop_columns), drop_missing, categorical, impute
+    )
 
 
 def _npz(path: Path) -> Dataset:
@@ -337,14 +201,21 @@ def load_data(
     label_column: str | None = None,
     drop_columns: tuple[str, ...] = (),
     drop_missing: bool = False,
+    categorical: str | tuple[str, ...] = "auto",
+    impute: str | None = None,
 ) -> tuple[Dataset, int]:
     """The dataset ``source`` names (a built-in name or a file), with ``test_file`` as the
     held-out part; also the number of rows dropped for missing values. The other arguments
-    are :func:`load_file`'s (``DataConfig`` holds all of them: ``load_data(**config.loading)``)."""
+    are :func:`load_file`'s (``DataConfig`` holds all of them: ``load_data(**config.loading)``).
+
+    ``test_file`` is read as the training file was: the same label column, and the same
+    columns categorical (their categories the union of both files')."""
     options = {
         "label_column": label_column,
         "drop_columns": tuple(drop_columns),
         "drop_missing": drop_missing,
+        "categorical": categorical if isinstance(categorical, str) else tuple(categorical),
+        "impute": impute,
     }
     if source in DATASETS:
         dataset, dropped = load_dataset(source), 0
@@ -357,25 +228,39 @@ def load_data(
             )
     if test_file is None:
         return dataset, dropped
+    if dataset.label_column is not None:  # a table: read the other one the same way
+        options.update(label_column=dataset.label_column, categorical=tuple(dataset.categories))
     test, more = load_file(test_file, **options)
+    return _with_test_part(dataset, test, Path(test_file).name), dropped + more
+
+
+def _with_test_part(dataset: Dataset, test: Dataset, test_name: str) -> Dataset:
+    """``dataset`` followed by ``test``, its held-out part: the classes and the categories of
+    both, each sample's class and category indices into them."""
     if test.feature_names != dataset.feature_names:
         raise DataError(
-            f"{Path(test_file).name}: its features {list(test.feature_names)[:6]} are "
+            f"{test_name}: its features {list(test.feature_names)[:6]} are "
             f"not those of the training data {list(dataset.feature_names)[:6]}"
         )
+    unknown = sorted(set(test.class_names) - set(dataset.class_names))
+    if unknown:
+        raise DataError(f"{test_name}: classes {unknown} never occur in the training data")
     names = np.concatenate(
         [np.array(dataset.class_names)[dataset.y], np.array(test.class_names)[test.y]]
     )
     classes, y = np.unique(names, return_inverse=True)
-    unknown = sorted(set(test.class_names) - set(dataset.class_names))
-    if unknown:
-        raise DataError(
-            f"{Path(test_file).name}: classes {unknown} never occur in the training data"
-        )
-    test_mask = np.arange(len(y)) >= len(dataset.y)
-    merged = Dataset(
-        name=dataset.name, x=np.concatenate([dataset.x, test.x]), y=y.astype(np.int32),
-        feature_names=dataset.feature_names, class_names=tuple(str(c) for c in classes),
-        image_shape=dataset.image_shape, test_mask=test_mask,
+    x = np.concatenate([dataset.x, test.x])
+    categories = {}
+    for name, own in dataset.categories.items():
+        both = tuple(sorted(set(own) | set(test.categories[name])))
+        k = dataset.feature_names.index(name)
+        for rows, found in ((slice(None, len(dataset.y)), own),
+                            (slice(len(dataset.y), None), test.categories[name])):  # fmt: skip
+            codes = x[rows, k]
+            known = ~np.isnan(codes)
+            codes[known] = np.searchsorted(both, np.array(found))[codes[known].astype(int)]
+        categories[name] = both
+    return dataclasses.replace(
+        dataset, x=x, y=y.astype(np.int32), class_names=tuple(str(c) for c in classes),
+        test_mask=np.arange(len(y)) >= len(dataset.y), categories=categories,
     )  # fmt: skip
-    return merged, dropped + more

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aelab.data.datasets import CHUNK_ROWS, Dataset
+from aelab.data.encoding import Encoding, encode
 from aelab.errors import ConfigError, DataError
 
 
@@ -21,7 +22,9 @@ class Split:
     """All samples, standardised with the training part's statistics, and the masks.
 
     ``is_labelled`` marks the training samples whose labels training may use: all of them,
-    unless a label count was asked for (semi-supervised training).
+    unless a label count was asked for (semi-supervised training). ``encoding``: how a
+    table's categorical columns and missing values became ``x``'s features (before scaling),
+    ``None`` when nothing needed it.
     """
 
     dataset: Dataset
@@ -30,6 +33,12 @@ class Split:
     mean: np.ndarray  # (D,) shift: training mean (standard) or minimum (minmax)
     scale: np.ndarray  # (D,) training standard deviation or range (1 where it is 0)
     is_labelled: np.ndarray  # (N,) bool, a subset of is_train
+    encoding: Encoding | None = None
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The names of ``x``'s features (``colour=red`` for a category)."""
+        return self.dataset.feature_names if self.encoding is None else self.encoding.feature_names
 
     @property
     def y(self) -> np.ndarray:
@@ -42,13 +51,17 @@ class Split:
     def info(self) -> dict:
         """What a model trained on this split needs to take raw data, as JSON-ready values:
         ``feature_names``, ``class_names``, and the scaling (raw inputs ``x`` become
-        ``(x - scaler_mean) / scaler_scale``)."""
-        return {
-            "feature_names": list(self.dataset.feature_names),
+        ``(x - scaler_mean) / scaler_scale``). For a table that was encoded, also
+        :meth:`Encoding.info`: its columns (``raw_features``), which become the features
+        after missing values are filled (``impute_values``) and each categorical column is
+        one-hot encoded with its ``categories``."""
+        info = {
+            "feature_names": list(self.feature_names),
             "class_names": list(self.dataset.class_names),
             "scaler_mean": self.mean.tolist(),
             "scaler_scale": self.scale.tolist(),
         }
+        return info if self.encoding is None else {**info, **self.encoding.info()}
 
 
 def split_dataset(
@@ -57,12 +70,16 @@ def split_dataset(
     seed: int,
     labels: int | None = None,
     scaling: str = "standard",
+    impute: str | None = None,
 ) -> Split:
-    """Stratified train/held-out split (or the dataset's own); scale with the training part.
+    """Stratified train/held-out split (or the dataset's own); encode and scale with the
+    training part.
 
     ``labels``: keep the labels of this many training samples per class (chosen with
     ``seed``); the other training samples become unlabelled. ``scaling``: ``standard`` (zero
-    mean, unit variance), ``minmax`` (to [0, 1]) or ``auto`` (minmax for images).
+    mean, unit variance), ``minmax`` (to [0, 1]) or ``auto`` (minmax for images). A table's
+    missing values are filled (``impute``: ``mean`` or ``median``) and its categorical
+    columns one-hot encoded before scaling (:func:`aelab.data.encoding.encode`).
     """
     if dataset.test_mask is not None:
         is_train = ~dataset.test_mask
@@ -76,18 +93,21 @@ def split_dataset(
         is_train = _random_split(dataset, test_size, seed)
     if scaling == "auto":
         scaling = "minmax" if dataset.image_shape else "standard"
-    if isinstance(dataset.x, np.memmap):  # from disk: a chunk at a time, onto disk
+    encoding = None
+    if isinstance(dataset.x, np.memmap):  # from disk (never categorical, nothing missing)
         shift, scale = _chunked_statistics(dataset.x, is_train, scaling)
-        x = _scaled_on_disk(dataset.x, shift, scale)
+        x = _scaled_on_disk(dataset.x, shift, scale)  # a chunk at a time, onto disk
     else:
-        train = dataset.x[is_train]
+        raw, encoding = encode(dataset, is_train, impute)  # (N, D')
+        train = raw[is_train]
         if scaling == "minmax":
             shift, scale = train.min(axis=0), np.ptp(train, axis=0)
         else:
             shift, scale = train.mean(axis=0), train.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)  # constant columns (digits' border pixels)
-        x = ((dataset.x - shift) / scale).astype(np.float32)
-    return Split(dataset, x, is_train, shift, scale, _labelled(dataset, is_train, labels, seed))
+        x = ((raw - shift) / scale).astype(np.float32)
+    labelled = _labelled(dataset, is_train, labels, seed)
+    return Split(dataset, x, is_train, shift, scale, labelled, encoding)
 
 
 def _chunked_statistics(

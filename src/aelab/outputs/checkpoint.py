@@ -139,6 +139,8 @@ def load_checkpoint(path: str | Path) -> tuple[AbstractModel, Params]:
 
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
     """What a checkpoint says about its data: ``feature_names``, ``class_names``,
-    ``scaler_mean`` and ``scaler_scale`` (raw inputs ``x`` become ``(x - mean) / scale``)."""
+    ``scaler_mean`` and ``scaler_scale`` (raw inputs ``x`` become ``(x - mean) / scale``); for
+    a table that was encoded, also ``raw_features``, ``categories`` and ``impute_values``
+    (:meth:`aelab.data.Split.info`)."""
     with _archive(path) as zf:
         return dict(_read_meta(zf).get("info", {}))

@@ -97,7 +97,8 @@ def run_report_data(folder: RunFolder) -> dict:
     # A run on data from disk keeps only the shown rows of its inputs ("x_rows").
     rows = lat["x"] if "x_rows" in lat else lat["x"][shown]
     raw = rows * lat["scaler_scale"] + lat["scaler_mean"]
-    features = [str(f) for f in lat["feature_names"][:MAX_FEATURES]]
+    categorical = folder.metrics["data"].get("categorical", {})
+    features, values, more = _shown_features(list(lat["feature_names"]), raw, categorical)
     regions = {}
     if lat[f"code/{folder.reference_stage}"].shape[1] == 2:
         regions = _decision_regions(folder, box, len(lat["class_names"]))
@@ -113,15 +114,42 @@ def run_report_data(folder: RunFolder) -> dict:
             "label": lat["label"][shown].astype(int).tolist(),
             "train": lat["is_train"][shown].astype(bool).tolist(),
             "labelled": lat["is_labelled"][shown].astype(bool).tolist(),
-            "features": np.round(raw[:, :MAX_FEATURES], 4).tolist(),
+            "features": values,
         },
         "feature_names": features,
-        "more_features": int(len(lat["feature_names"]) - len(features)),
+        "more_features": more,
         "stages": stages,
         "regions": regions,
         "history": _history(folder),
         "metrics": folder.metrics,
     }
+
+
+def _shown_features(
+    names: list[str], raw: np.ndarray, categorical: dict[str, list[str]]
+) -> tuple[list[str], list[list], int]:
+    """What a sample's tooltip lists: the first ``MAX_FEATURES`` columns of the table, each
+    sample's values in them (``raw``: (n, D), unscaled), and how many columns are left out.
+    A categorical column's one-hot features fold back into the column and the sample's
+    category (``(unseen in training)`` when training never saw it)."""
+    starts = {f"{c}={values[0]}": (c, values) for c, values in categorical.items() if values}
+    columns, shown, j = [], [], 0
+    while j < len(names):
+        name = str(names[j])
+        column, values = starts.get(name, (name, ()))
+        width = max(len(values), 1)
+        if len(columns) < MAX_FEATURES:
+            if values:
+                block = raw[:, j : j + width]  # (n, C) one-hot; all 0: an unseen category
+                seen = block.max(axis=1) > 0.5
+                picked = np.where(seen, np.argmax(block, axis=1), -1)
+                shown.append([values[i] if i >= 0 else "(unseen in training)" for i in picked])
+            else:
+                shown.append(np.round(raw[:, j], 4).tolist())
+        columns.append(column)
+        j += width
+    kept = columns[:MAX_FEATURES]
+    return kept, [list(row) for row in zip(*shown, strict=True)], len(columns) - len(kept)
 
 
 def _stages(folder: RunFolder, plane) -> list[dict]:

@@ -43,7 +43,7 @@ def _latents(outcome: Outcome) -> dict[str, np.ndarray]:
         "is_labelled": split.is_labelled,
         "split": np.where(split.is_train, "train", "test"),
         "class_names": np.array(ds.class_names),
-        "feature_names": np.array(ds.feature_names),
+        "feature_names": np.array(split.feature_names),
         "image_shape": np.array(ds.image_shape, dtype=np.int64),
         "strategies": np.array(outcome.strategies),
         **_inputs(split.x),

@@ -147,18 +147,24 @@ def run_metrics(
 
 
 def data_info(split: Split) -> dict:
-    """``metrics.json``'s ``data`` table: what the run trained and measured on."""
-    is_train, labelled = split.is_train, split.is_labelled
-    return {
-        "dataset": split.dataset.name,
+    """``metrics.json``'s ``data`` table: what the run trained and measured on. For a table,
+    also its label column and how it was chosen, and what encoding it did (its categorical
+    columns' training categories, the held-out samples of an unseen category, the values
+    imputed: :meth:`aelab.data.Encoding.summary`)."""
+    is_train, labelled, dataset = split.is_train, split.is_labelled, split.dataset
+    info = {
+        "dataset": dataset.name,
         "n_train": split.n_train,
         "n_labelled": int(labelled.sum()),
         "n_unlabelled": int((is_train & ~labelled).sum()),
         "n_test": int((~is_train).sum()),
         "n_features": int(split.x.shape[1]),
-        "n_classes": split.dataset.n_classes,
-        "class_names": list(split.dataset.class_names),
+        "n_classes": dataset.n_classes,
+        "class_names": list(dataset.class_names),
     }
+    if dataset.label_column is not None:
+        info.update(label_column=dataset.label_column, label_column_chosen=dataset.label_chosen)
+    return info if split.encoding is None else {**info, **split.encoding.summary()}
 
 
 def nan_to_none(value):

@@ -83,6 +83,7 @@ def load_split(config: RunConfig) -> tuple[Split, int]:
         config.split_seed,
         labels=config.data.labels,
         scaling=config.data.scaling,
+        impute=config.data.impute,
     )
     return split, dropped
 

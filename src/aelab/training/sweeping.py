@@ -33,7 +33,12 @@ def seed_splits(run: RunConfig, dataset: Dataset, seed: int, labels) -> dict[Any
     split_seed = seed if run.data.split_seed is None else run.data.split_seed
     return {
         n: split_dataset(
-            dataset, run.data.test_size, split_seed, labels=n, scaling=run.data.scaling
+            dataset,
+            run.data.test_size,
+            split_seed,
+            labels=n,
+            scaling=run.data.scaling,
+            impute=run.data.impute,
         )
         for n in labels
     }
