@@ -1,10 +1,9 @@
 """Frozen, validated settings: runs, their models, sweeps; TOML in and out."""
 
+from aelab.config.data import MAX_SEED, DataConfig
 from aelab.config.model import ModelConfig
 from aelab.config.noise import Noise, noise_kind, parse_noise
 from aelab.config.run import (
-    MAX_SEED,
-    DataConfig,
     RunConfig,
     TrainConfig,
     dump_config,

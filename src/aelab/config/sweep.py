@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aelab.config.data import MAX_SEED
 from aelab.config.noise import noise_kind
-from aelab.config.run import MAX_SEED, RunConfig, config_text, read_config_file, with_overrides
+from aelab.config.run import RunConfig, config_text, read_config_file, with_overrides
 from aelab.errors import ConfigError
 from aelab.models import FAMILIES
 
