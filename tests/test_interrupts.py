@@ -68,12 +68,12 @@ CHILD = textwrap.dedent(
             return chunk(self)
         _Training.chunk = third_chunk
     elif moment == "writing":
-        import aelab.outputs.rundir as rundir
-        write_run = rundir.write_run
+        import aelab.outputs.runfiles as runfiles
+        write_run = runfiles.write_run
         def writing(*args, **kw):
             os.kill(os.getpid(), signal.SIGINT)
             return write_run(*args, **kw)
-        rundir.write_run = writing
+        runfiles.write_run = writing
 
     from aelab.cli import main
     main(sys.argv[2:])

@@ -20,6 +20,9 @@ AFTER_TRAINING = (
     "sklearn.pipeline",
     "sklearn.preprocessing",
     "matplotlib.figure",
+    "matplotlib.lines",
+    "matplotlib.colors",
+    "matplotlib.image",
     "matplotlib.backends.backend_agg",
     "PIL.Image",
 )

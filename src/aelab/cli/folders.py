@@ -13,8 +13,9 @@ from aelab.outputs.animation import write_animation
 from aelab.outputs.folders import is_run, read_run
 from aelab.outputs.generate import MODES
 from aelab.outputs.generate import generate as generate_samples
-from aelab.outputs.plots import check_dims, stages_figure
+from aelab.outputs.plots import stages_figure
 from aelab.outputs.report import write_report
+from aelab.outputs.style import check_dims
 
 
 @click.command("report")

@@ -15,9 +15,8 @@ from matplotlib.lines import Line2D
 
 from aelab.analysis.metrics import seeded_rows
 from aelab.config import RunConfig
-from aelab.errors import ConfigError
 from aelab.outputs.folders import RunFolder, read_run
-from aelab.outputs.style import COLORS
+from aelab.outputs.style import COLORS, check_dims
 from aelab.training.plan import PRETRAINED
 
 _NCOLS = 4
@@ -44,14 +43,6 @@ def _spread_by_class(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """A 1-D code as (N, 2): the code across, the class (jittered, fixed seed) up."""
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(values))
     return np.column_stack([values, classes + jitter])
-
-
-def check_dims(dims: tuple[int, int] | None, code: int, flag: str = "--plot-dims") -> None:
-    """Refuse code units to plot that the code does not have."""
-    if dims is not None and (len(set(dims)) != 2 or not all(0 <= d < code for d in dims)):
-        raise ConfigError(
-            f"{flag} {','.join(map(str, dims))}: need two different code units from 0 to {code - 1}"
-        )
 
 
 def _code_panels(

@@ -25,7 +25,6 @@ from aelab import interrupts
 from aelab.cache import enable_compilation_cache
 from aelab.config import RunConfig
 from aelab.errors import AelabError, ConfigError
-from aelab.outputs.animation import write_animation
 from aelab.outputs.interrupted import (
     INTERRUPTED,
     read_interrupted,
@@ -33,8 +32,7 @@ from aelab.outputs.interrupted import (
     write_interrupted,
 )
 from aelab.outputs.partials import partial_path, remove_abandoned
-from aelab.outputs.plots import check_dims
-from aelab.outputs.runfiles import write_run
+from aelab.outputs.style import check_dims
 from aelab.training.experiment import train_and_evaluate
 from aelab.training.parallel import Mesh
 from aelab.training.plan import PRETRAIN, Diverged, Interrupted, ProgressFn
@@ -249,6 +247,10 @@ def run(
 
 def _write(outcome, tmp: Path, run_dir: Path, plot_dims, animation: bool, mesh):
     """Write the run's files into ``tmp``; return its figures and checkpoints."""
+    # matplotlib and Pillow: imported once trained (aelab.prefetch loads them meanwhile)
+    from aelab.outputs.animation import write_animation
+    from aelab.outputs.runfiles import write_run
+
     try:
         figures, checkpoints = write_run(outcome, tmp, plot_dims, name=run_dir.name, mesh=mesh)
         if animation:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aelab.errors import ConfigError
+
 COLORS = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
@@ -48,3 +50,11 @@ def projection(
     mean = code.mean(axis=0)
     _, _, vt = np.linalg.svd(code - mean, full_matrices=False)
     return mean, vt[:2].T, [f"PC1 of the {stage} code", f"PC2 of the {stage} code"]
+
+
+def check_dims(dims: tuple[int, int] | None, code: int, flag: str = "--plot-dims") -> None:
+    """Refuse code units to plot that the code does not have."""
+    if dims is not None and (len(set(dims)) != 2 or not all(0 <= d < code for d in dims)):
+        raise ConfigError(
+            f"{flag} {','.join(map(str, dims))}: need two different code units from 0 to {code - 1}"
+        )
