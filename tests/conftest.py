@@ -39,3 +39,11 @@ def default_run(tmp_path_factory) -> aelab.RunResult:
 
 def read_metrics(run_dir) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> aelab.RunResult:
+    """A run of the default experiment with ``tiny_config``'s few steps (its programs are
+    the ones other tests compile), shared by the tests that use a finished run."""
+    config = RunConfig(train=TrainConfig(pretrain_steps=200, finetune_steps=300, snapshot_every=50))
+    return aelab.run(config, out=tmp_path_factory.mktemp("runs"), name="tiny")

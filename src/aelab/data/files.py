@@ -71,7 +71,7 @@ def _table(
 ) -> tuple[Dataset, int]:
     import pandas as pd  # heavy: imported when a table is read
 
-    frame, has_header = _read_table(path)
+    frame, has_header = read_table(path)
     for name in drop_columns:
         if name not in frame.columns:
             raise _fail(path, f"--drop-columns: no column {name!r}; columns: {_list(frame)}")
@@ -118,7 +118,7 @@ def _table(
     return _dataset(path, x, y, tuple(features), tuple(str(c) for c in classes)), dropped
 
 
-def _read_table(path: Path):
+def read_table(path: Path):
     """The table as a DataFrame of text column names, and whether it had a header row."""
     import pandas as pd  # heavy: imported when a table is read
 
