@@ -45,6 +45,7 @@ _API = {
     "load_run": "aelab.outputs.loaded",
     "load_sweep": "aelab.outputs.loaded",
     "Run": "aelab.outputs.loaded",
+    "predict_file": "aelab.outputs.predicting",
     "read_run": "aelab.outputs.folders",
     "read_sweep": "aelab.outputs.folders",
     "load_checkpoint": "aelab.outputs.checkpoint",

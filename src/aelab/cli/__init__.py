@@ -31,6 +31,10 @@ _COMMANDS = {
         "aelab.cli.folders", "plot",
         "Redraw a run's stage figure with two chosen code units (stages-dims-I-J.png).",
     ),
+    "predict": (
+        "aelab.cli.use", "predict",
+        "Predict the class, probabilities and code of every sample of DATA (CSV, NPZ, ...).",
+    ),
     "report": (
         "aelab.cli.folders", "report_command",
         "Write FOLDER/report.html: a run's or a finished sweep's page, self-contained, offline.",
