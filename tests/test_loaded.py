@@ -1,19 +1,14 @@
 """A finished run, loaded: its models on new data in the data's own units, for every family,
 and what a family cannot do refused in one line."""
 
-import dataclasses
-import shutil
-
-import jax
 import numpy as np
 import pandas as pd
 import pytest
 
 import aelab
-from aelab.config import ModelConfig, SweepConfig, dump_config, dump_sweep_config
+from aelab.config import SweepConfig, dump_sweep_config
 from aelab.data import load_dataset
 from aelab.errors import AelabError, ConfigError, DataError, RunFolderError
-from aelab.outputs.checkpoint import checkpoint_info, save_checkpoint
 
 IRIS = load_dataset("iris")
 
@@ -94,29 +89,16 @@ def test_bad_samples_are_one_line_errors(tiny_run, bad, message):
     assert "\n" not in str(caught.value)
 
 
-def _as_family(run_dir, tmp_path, family: str):
-    """A copy of run ``run_dir`` whose every stage is a model of ``family`` (untrained)."""
-    copy = shutil.copytree(run_dir, tmp_path / family)
-    config = aelab.load_config(copy / "config.toml")
-    config = dataclasses.replace(config, model=ModelConfig(family=family))
-    (copy / "config.toml").write_text(dump_config(config))
-    model = config.model.build(4, 3)
-    for i, path in enumerate(sorted((copy / "checkpoints").glob("*.npz"))):
-        params = model.init(jax.random.key(i))
-        save_checkpoint(path, model, params, info=checkpoint_info(path))
-    return copy
-
-
-def test_a_vae_encodes_to_its_mean(tiny_run, tmp_path):
-    run = aelab.load_run(_as_family(tiny_run.run_dir, tmp_path, "vae"))
+def test_a_vae_encodes_to_its_mean(run_as_family):
+    run = aelab.load_run(run_as_family("vae"))
     model, params = run.model("finetune")
     mean, _ = model.posterior(params, run.inputs(IRIS.x))
     np.testing.assert_allclose(run.encode(IRIS.x, "finetune"), mean, atol=1e-6)
     assert run.decode(mean[:3], "finetune").shape == (3, 4)
 
 
-def test_a_ladder_cannot_decode_a_code_alone_but_predicts(tiny_run, tmp_path):
-    run = aelab.load_run(_as_family(tiny_run.run_dir, tmp_path, "ladder"))
+def test_a_ladder_cannot_decode_a_code_alone_but_predicts(run_as_family):
+    run = aelab.load_run(run_as_family("ladder"))
     with pytest.raises(AelabError, match=r"^a ladder network cannot decode a code alone"):
         run.decode(run.codes("finetune"), stage="finetune")
     assert run.predict_proba(IRIS.x, "finetune").shape == (150, 3)

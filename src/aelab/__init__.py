@@ -46,6 +46,7 @@ _API = {
     "load_sweep": "aelab.outputs.loaded",
     "Run": "aelab.outputs.loaded",
     "predict_file": "aelab.outputs.predicting",
+    "export_run": "aelab.outputs.export",
     "read_run": "aelab.outputs.folders",
     "read_sweep": "aelab.outputs.folders",
     "load_checkpoint": "aelab.outputs.checkpoint",

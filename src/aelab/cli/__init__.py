@@ -23,6 +23,10 @@ _COMMANDS = {
         "aelab.cli.datasets", "datasets",
         "List the built-in datasets with their shape, classes and source.",
     ),
+    "export": (
+        "aelab.cli.use", "export_command",
+        "Write a stage's weights (.safetensors) and network and scaling (.json) for other tools.",
+    ),
     "generate": (
         "aelab.cli.folders", "generate",
         "Decode moved codes of a finished run into new data (RUN_DIR/generated/).",
