@@ -138,11 +138,12 @@ class Inputs:
     labels: np.ndarray | None
 
 
-def read_inputs(source: str | Path, classes: list[str]) -> Inputs:
+def read_inputs(source: str | Path, classes: list[str], features: list[str] = ()) -> Inputs:
     """The data ``source`` names (a built-in dataset or a file, read as ``aelab run`` reads
-    it), to be predicted by a model of ``classes``. Labels are optional: a table's label
-    column is the first column, named like a label first, that holds only names of
-    ``classes``; an NPZ file's ``y``; a ``.npy`` or IDX file's labels file beside it."""
+    it), to be predicted by a model of ``classes`` that takes ``features``. Labels are
+    optional: a table's label column is the first column that is not one of ``features``
+    and holds only names of ``classes`` (columns named like a label first); an NPZ file's
+    ``y``; a ``.npy`` or IDX file's labels file beside it."""
     if str(source) in DATASETS:
         import pandas as pd  # heavy: imported when a built-in dataset is predicted
 
@@ -155,7 +156,7 @@ def read_inputs(source: str | Path, classes: list[str]) -> Inputs:
     lower = path.name.lower().removesuffix(".gz")
     if not lower.endswith((".npz", ".npy", "-ubyte", ".idx")):  # a table, as load_file reads
         frame, _ = read_table(path)
-        return Inputs(path.name, frame, _table_labels(frame, classes))
+        return Inputs(path.name, frame, _table_labels(frame, classes, features))
     if _has_labels(path, lower):
         ds, _ = load_file(path)
         return Inputs(path.name, ds.x, _known(np.asarray(ds.class_names)[ds.y], classes))
@@ -167,11 +168,12 @@ def _known(labels: np.ndarray, classes: list[str]) -> np.ndarray | None:
     return labels if np.isin(labels, classes).all() else None
 
 
-def _table_labels(frame, classes: list[str]) -> np.ndarray | None:
+def _table_labels(frame, classes: list[str], features: list[str]) -> np.ndarray | None:
     def rank(name: str) -> int:  # columns named like a label first, the others in order
         return LABEL_NAMES.index(name.lower()) if name.lower() in LABEL_NAMES else len(LABEL_NAMES)
 
-    by_name = sorted((str(c) for c in frame.columns), key=rank)  # a stable sort
+    others = [str(c) for c in frame.columns if str(c) not in features]
+    by_name = sorted(others, key=rank)  # a stable sort
     for name in by_name:
         column = frame[name]
         if column.ndim != 1 or column.isna().any():

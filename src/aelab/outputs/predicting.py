@@ -49,7 +49,7 @@ def predict_file(
         raise ConfigError(f"--out: folder {str(out.parent)!r} does not exist; create it first")
     run = load_run(run_dir)
     stage = run.classifier_stage if stage is None else stage
-    inputs = read_inputs(data, run.class_names)
+    inputs = read_inputs(data, run.class_names, run.feature_names)
     table = run.predictions(inputs.samples, stage, source=inputs.name)
     accuracy = None
     if inputs.labels is not None:
