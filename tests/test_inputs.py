@@ -19,6 +19,12 @@ def test_raw_samples_become_exactly_the_inputs_training_made():
         np.testing.assert_array_equal(model_inputs(WINE.x, split.info()), split.x)
 
 
+def test_no_samples_is_one_line():
+    info = split_dataset(WINE, 0.5, seed=0).info()
+    with pytest.raises(DataError, match=r"^X: has no samples \(shape \(0, 13\)\)$"):
+        model_inputs(WINE.x[:0], info)
+
+
 def test_an_encoded_table_is_refused_until_its_encoding_applies():
     info = {**split_dataset(WINE, 0.5, seed=0).info(), "raw_features": ["a"], "categories": {}}
     with pytest.raises(DataError, match=r"^X: this run's table was encoded .* as an array$"):

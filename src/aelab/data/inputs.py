@@ -86,6 +86,8 @@ def _columns(frame, names: list[str], source: str) -> np.ndarray:
             f"{source}: has no column {_names(missing)}; this run's model takes the "
             f"columns {_names(names)}"
         )
+    if len(frame) == 0:
+        raise DataError(f"{source}: has no samples (no rows)")
     frame = frame.set_axis(columns, axis=1)
     out = np.empty((len(frame), len(names)))
     for j, name in enumerate(names):
@@ -113,6 +115,8 @@ def _array(x: Any, names: list[str], source: str) -> np.ndarray:
             f"{source}: must be a real numeric array of samples x features, got {x.dtype} of "
             f"shape {x.shape}; one sample is x.reshape(1, -1)"
         )
+    if len(x) == 0:
+        raise DataError(f"{source}: has no samples (shape {x.shape})")
     x = x.reshape(len(x), -1)
     if x.shape[1] != len(names):
         raise DataError(
