@@ -3,8 +3,9 @@
 ``aelab export`` writes, for one stage, ``<stage>.safetensors`` (every parameter, named by
 its place in the parameter tree as checkpoints name them: ``encoder.0.w``, batch norm's
 ``bn.encoder.0.scale`` and running statistics ``stats.encoder.0.mean``) and ``<stage>.json``:
-the family, the scaling of the inputs (``(x - mean) / scale``, feature names), the class
-names and the evaluation-mode network, layer by layer (:meth:`AbstractModel.architecture`),
+the family, the scaling of the inputs (``(x - mean) / scale``, feature names, and how a
+table's columns became those features when the run recorded it), the class names and the
+evaluation-mode network, layer by layer (:meth:`AbstractModel.architecture`),
 with the formula of each activation. Nothing else is needed to run the model: a test
 reproduces ``aelab predict``'s probabilities from these two files with NumPy alone.
 
@@ -111,6 +112,9 @@ def _description(run: Run, stage: str, model, layers: dict, weights: str) -> dic
     """The JSON file's content (see the module's docstring)."""
     info = run.info(stage)
     used = {layer["activation"] for part in layers.values() for layer in part}
+    # whatever else the run recorded about its inputs (a table's encoding), as recorded
+    shown = ("feature_names", "class_names", "scaler_mean", "scaler_scale")
+    encoding = {key: value for key, value in info.items() if key not in shown}
     image_shape = [int(s) for s in run.folder.latents["image_shape"]]
     return {
         "format": FORMAT,
@@ -125,6 +129,7 @@ def _description(run: Run, stage: str, model, layers: dict, weights: str) -> dic
             "mean": [float(v) for v in info["scaler_mean"]],
             "scale": [float(v) for v in info["scaler_scale"]],
             "image_shape": image_shape,
+            **({"encoding": encoding} if encoding else {}),
         },
         "classes": [str(c) for c in info["class_names"]],
         "code": model.code,
