@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny settings that train in a blink, and one full default run."""
+"""Shared fixtures: tiny settings that train in a blink, one full default run, and one tiny
+finished run (with copies of it as other families) for the tests that use a finished run."""
 
 from __future__ import annotations
 
