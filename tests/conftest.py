@@ -1,18 +1,22 @@
-"""Shared fixtures: tiny settings that train in a blink, and one full default run."""
+"""Shared fixtures: tiny settings that train in a blink, one full default run, and one tiny
+finished run (with copies of it as other families) for the tests that use a finished run."""
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
 
+import jax
 import pytest
 
 import aelab
 from aelab.cache import enable_compilation_cache
-from aelab.config import RunConfig, TrainConfig
+from aelab.config import ModelConfig, RunConfig, TrainConfig, dump_config
+from aelab.outputs.checkpoint import checkpoint_info, save_checkpoint
 
 # One compilation cache for the whole test session, its worker processes (pytest-xdist) and
 # the commands the tests start: a program compiled once is loaded everywhere else. It is new
@@ -39,3 +43,30 @@ def default_run(tmp_path_factory) -> aelab.RunResult:
 
 def read_metrics(run_dir) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> aelab.RunResult:
+    """A run of the default experiment with ``tiny_config``'s few steps (its programs are
+    the ones other tests compile), shared by the tests that use a finished run."""
+    config = RunConfig(train=TrainConfig(pretrain_steps=200, finetune_steps=300, snapshot_every=50))
+    return aelab.run(config, out=tmp_path_factory.mktemp("runs"), name="tiny")
+
+
+@pytest.fixture
+def run_as_family(tiny_run, tmp_path):
+    """``make(family)``: a copy of ``tiny_run`` whose every stage is an untrained model of
+    ``family`` (a finished run of any family without training one)."""
+
+    def make(family: str):
+        copy = shutil.copytree(tiny_run.run_dir, tmp_path / family)
+        config = aelab.load_config(copy / "config.toml")
+        config = dataclasses.replace(config, model=ModelConfig(family=family))
+        (copy / "config.toml").write_text(dump_config(config))
+        model = config.model.build(4, 3)
+        for i, path in enumerate(sorted((copy / "checkpoints").glob("*.npz"))):
+            params = model.init(jax.random.key(i))
+            save_checkpoint(path, model, params, info=checkpoint_info(path))
+        return copy
+
+    return make

@@ -3,6 +3,7 @@
 >>> import aelab
 >>> result = aelab.run(aelab.RunConfig(), name="iris")   # the original Iris experiment
 >>> result.metrics["strategies"]["finetune-recon"]["cka_to_pretrained"]
+>>> aelab.load_run(result.run_dir).predict(new_samples, stage="finetune-recon")
 
 Every public name is here; each is imported from its module when first used, so that
 ``import aelab`` and the command line start fast.
@@ -41,6 +42,11 @@ _API = {
     "train_and_evaluate": "aelab.training.experiment",
     "device_mesh": "aelab.training.parallel",
     # using what was trained
+    "load_run": "aelab.outputs.loaded",
+    "load_sweep": "aelab.outputs.loaded",
+    "Run": "aelab.outputs.loaded",
+    "predict_file": "aelab.outputs.predicting",
+    "export_run": "aelab.outputs.export",
     "read_run": "aelab.outputs.folders",
     "read_sweep": "aelab.outputs.folders",
     "load_checkpoint": "aelab.outputs.checkpoint",

@@ -24,6 +24,10 @@ _COMMANDS = {
         "aelab.cli.datasets", "datasets",
         "List the built-in datasets with their shape, classes and source.",
     ),
+    "export": (
+        "aelab.cli.use", "export_command",
+        "Write a stage's weights (.safetensors) and network and scaling (.json) for other tools.",
+    ),
     "generate": (
         "aelab.cli.folders", "generate",
         "Decode moved codes of a finished run into new data (RUN_DIR/generated/).",
@@ -31,6 +35,10 @@ _COMMANDS = {
     "plot": (
         "aelab.cli.folders", "plot",
         "Redraw a run's stage figure with two chosen code units (stages-dims-I-J.png).",
+    ),
+    "predict": (
+        "aelab.cli.use", "predict",
+        "Predict the class, probabilities and code of every sample of DATA (CSV, NPZ, ...).",
     ),
     "report": (
         "aelab.cli.folders", "report_command",

@@ -1,9 +1,11 @@
-"""Data: built-in datasets, the user's files, splits, labelled masks, encoding and scaling."""
+"""Data: built-in datasets, the user's files, splits, labelled masks, encoding and scaling,
+and raw samples made into a trained model's inputs."""
 
 from aelab.data.columns import CATEGORICAL_MODES, MAX_CATEGORIES
 from aelab.data.datasets import DATASETS, BuiltIn, Dataset, load_dataset
 from aelab.data.encoding import IMPUTE, Encoding, encode
 from aelab.data.files import load_data, load_file, looks_like_file, npy_labels_path
+from aelab.data.inputs import Inputs, model_inputs, read_inputs
 from aelab.data.split import Split, split_dataset
 
 __all__ = [
@@ -14,12 +16,15 @@ __all__ = [
     "BuiltIn",
     "Dataset",
     "Encoding",
+    "Inputs",
     "Split",
     "encode",
     "load_data",
     "load_dataset",
     "load_file",
     "looks_like_file",
+    "model_inputs",
     "npy_labels_path",
+    "read_inputs",
     "split_dataset",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 from aelab.models.base import AbstractModel, Family, Forward, Layout, Params
 from aelab.models.layers import (
@@ -200,6 +201,44 @@ class Autoencoder(Layout, AbstractModel):
         p = ForwardPass(key, None)
         z = self._encode(params, x, p)
         return z, self._decode(params, z, p), self.logits(params, z)
+
+    def architecture(self) -> dict[str, Any]:
+        """The evaluation-mode network as data: ``encoder`` (input to code), ``decoder``
+        (code to reconstruction) and ``head`` (code to class probabilities), each a list of
+        dense layers. A layer computes ``a = x @ weight + bias`` (no bias when it is
+        batch-normalised), then with ``batch_norm`` ``a = scale * (a - mean) / sqrt(var +
+        eps) + shift`` (the running statistics), keeps the first ``keep`` columns of ``a``
+        when ``keep`` is set, and applies ``activation`` (by name; ``softmax`` over a row).
+        Parameters are named as a checkpoint names them; dropout is off in evaluation."""
+        enc_norm, dec_norm = (len(w) for w in self._normalised_widths())
+
+        def layer(part: str, i: int, activation: str, normalised: bool) -> dict[str, Any]:
+            bn = normalised and self.batch_norm
+            return {
+                "weight": f"{part}.{i}.w",
+                "bias": None if bn else f"{part}.{i}.b",
+                "batch_norm": {
+                    "scale": f"bn.{part}.{i}.scale", "shift": f"bn.{part}.{i}.shift",
+                    "mean": f"stats.{part}.{i}.mean", "var": f"stats.{part}.{i}.var",
+                    "eps": BN_EPS,
+                } if bn else None,
+                "keep": None,
+                "activation": activation,
+            }  # fmt: skip
+
+        n = len(self.hidden) + 1
+        encoder = [
+            layer("encoder", i, self.activation if i < n - 1 else self.code_activation,
+                  i < enc_norm)
+            for i in range(n)
+        ]  # fmt: skip
+        decoder = [
+            layer("decoder", i, self.activation if i < n - 1 else self.output_activation,
+                  i < dec_norm)
+            for i in range(n)
+        ]  # fmt: skip
+        head = {**layer("head", 0, "softmax", False), "weight": "head.w", "bias": "head.b"}
+        return {"encoder": encoder, "decoder": decoder, "head": [head]}
 
     def train_forward(
         self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None

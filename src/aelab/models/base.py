@@ -120,6 +120,14 @@ class AbstractModel(abc.ABC):
         """The reconstruction of codes ``z``; only for families with ``decodes=True``."""
         raise NotImplementedError(f"{type(self).__name__} cannot decode a code alone")
 
+    def architecture(self) -> dict[str, Any] | None:
+        """The evaluation-mode network as data, for ``aelab export``: ``encoder``,
+        ``decoder`` and ``head``, each a list of dense layers (see
+        :meth:`aelab.models.autoencoder.Autoencoder.architecture`) whose parameters are named
+        as a checkpoint names them (``encoder.0.w``); ``None`` for a family that is not such a
+        stack of layers."""
+        return None
+
     def measures(self, params: Params, x: jax.Array) -> dict[str, jax.Array]:
         """The family's own numbers of every sample (N,) in evaluation mode; a run reports
         the held-out mean of each as ``test_<name>``."""

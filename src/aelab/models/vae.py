@@ -10,6 +10,7 @@ code that is plotted, measured and fine-tuned is the mean; the softmax head read
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from aelab.checks import require_number
 from aelab.errors import ConfigError
@@ -58,6 +59,13 @@ class VariationalAutoencoder(Autoencoder):
     def kl(self, params: Params, x: jax.Array) -> jax.Array:
         """KL(q(z|x) || N(0, I)) of every sample (N,), in nats."""
         return _kl(*self.posterior(params, x))
+
+    def architecture(self) -> dict[str, Any]:
+        """The autoencoder's layers; the encoder's last one gives the mean and log-variance,
+        and the code is the mean: its first ``code`` columns, linear."""
+        layers = super().architecture()
+        layers["encoder"][-1].update(keep=self.code, activation="linear")
+        return layers
 
     def measures(self, params: Params, x: jax.Array) -> dict[str, jax.Array]:
         """``kl``: each sample's KL(q(z|x) || N(0, I)) (the ELBO's other term)."""

@@ -35,6 +35,15 @@ def _leaf_name(path) -> str:
     return ".".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
 
 
+def parameter_arrays(params: Params) -> dict[str, np.ndarray]:
+    """Every parameter of ``params`` as a NumPy array, named by its place in the tree
+    (``encoder.0.w``, ``stats.encoder.0.mean``): the names checkpoints and exports use."""
+    return {
+        _leaf_name(p): np.asarray(leaf)
+        for p, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+    }
+
+
 def save_checkpoint(
     path: str | Path, model: AbstractModel, params: Params, info: dict[str, Any] | None = None
 ) -> None:
@@ -49,10 +58,7 @@ def save_checkpoint(
         "model": dataclasses.asdict(model),
         "info": info or {},
     }
-    arrays = {
-        _leaf_name(p): np.asarray(leaf)
-        for p, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
-    }
+    arrays = parameter_arrays(params)
     with open(path, "wb") as f:
         np.savez(f, **{_META: np.array(json.dumps(meta))}, **arrays)
 

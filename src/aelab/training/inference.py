@@ -74,6 +74,17 @@ def encode_batched(model: AbstractModel, params: Params, x: np.ndarray) -> np.nd
     return _joined(_blocks(_encode_fn(model), params, x))
 
 
+@functools.cache
+def _decode_fn(model: AbstractModel) -> Callable:
+    return jax.jit(jax.vmap(model.decode, in_axes=(0, None)))
+
+
+def decode_batched(model: AbstractModel, params: Params, z: np.ndarray) -> np.ndarray:
+    """The reconstructions (M, N, D) of codes ``z`` (N, code) by M models (families that
+    decode a code alone)."""
+    return _joined(_blocks(_decode_fn(model), params, z))
+
+
 def _first(params: Params) -> Params:
     return jax.tree.map(lambda a: a[0], params)
 
