@@ -406,6 +406,25 @@ def test_a_table_as_people_have_it_runs_in_one_command(tmp_path, capsys):
         '"feature_names":["age","weight","colour","habitat","height"]'
         in (run / "report.html").read_text()
     )
+    # Issue 15 on this table: its raw rows, encoded as the run encoded them, are the run's
+    # own inputs, and predicting them gives the held-out accuracy the run reported.
+    import pandas as pd  # only this part reads the table as a user would
+
+    loaded = aelab.load_run(run)
+    frame = pd.read_csv(table, dtype={"colour": str, "habitat": str})
+    np.testing.assert_array_equal(loaded.inputs(frame, "joint"), lat["x"])
+    held_out = ~lat["is_train"]
+    for stage in ("supervised", "joint"):
+        hits = loaded.predict(frame, stage)[held_out] == frame["species"].to_numpy()[held_out]
+        assert hits.mean() == data_accuracy(run, stage)
+    out = tmp_path / "predicted.csv"
+    code, _, err = _main(["predict", str(run), str(table), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert len(pd.read_csv(out)) == 90
+
+
+def data_accuracy(run: Path, stage: str) -> float:
+    return json.loads((run / "metrics.json").read_text())["strategies"][stage]["test_accuracy"]
 
 
 def test_quiet_runs_keep_data_warnings_and_drop_notes(tmp_path, capsys):

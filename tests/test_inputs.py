@@ -25,10 +25,33 @@ def test_no_samples_is_one_line():
         model_inputs(WINE.x[:0], info)
 
 
-def test_an_encoded_table_is_refused_until_its_encoding_applies():
-    info = {**split_dataset(WINE, 0.5, seed=0).info(), "raw_features": ["a"], "categories": {}}
-    with pytest.raises(DataError, match=r"^X: this run's table was encoded .* as an array$"):
-        model_inputs(WINE.x, info)
+# What a run of a table with a categorical column and --impute records (Split.info()).
+ENCODED = {
+    "feature_names": ["size", "colour=blue", "colour=red"],
+    "class_names": ["a", "b"],
+    "scaler_mean": [0.0, 0.0, 0.0],
+    "scaler_scale": [2.0, 1.0, 1.0],
+    "raw_features": ["size", "colour"],
+    "categories": {"colour": ["blue", "red"]},
+    "impute": "median",
+    "impute_values": {"size": 3.0, "colour": "red"},
+}
+
+
+def test_an_encoded_tables_rows_are_filled_and_one_hot_as_training_did():
+    import pandas as pd  # the samples are a user's table
+
+    frame = pd.DataFrame({"colour": ["blue", None, "green"], "size": [4.0, None, 1.0]})
+    expected = [[2.0, 1, 0], [1.5, 0, 1], [0.5, 0, 0]]  # filled; green: never seen, all 0
+    np.testing.assert_array_equal(model_inputs(frame, ENCODED), np.float32(expected))
+    assert frame["colour"].isna().tolist() == [False, True, False]  # the user's table stays
+    with pytest.raises(DataError, match=r"^X: has no column 'colour'; this run's model takes"):
+        model_inputs(frame[["size"]], ENCODED)
+    with pytest.raises(DataError, match=r"^X: this run's table has text columns \('colour'\)"):
+        model_inputs(np.ones((2, 2)), ENCODED)
+    unfilled = {k: v for k, v in ENCODED.items() if k not in ("impute", "impute_values")}
+    with pytest.raises(DataError, match=r"^X: sample 2, column 'colour' is missing; this run"):
+        model_inputs(frame, unfilled)
 
 
 def test_arrays_without_labels_are_read_for_predicting(tmp_path):

@@ -6,7 +6,7 @@ A model's checkpoint records how its run's data became the model's inputs
 :func:`model_inputs` is the one path from raw samples (an array, or a table whose columns are
 matched by name) to the model's inputs; every problem is one :class:`~aelab.errors.DataError`
 line naming the samples, the feature and the fix. A table's own encoding (categorical columns,
-filled-in values), once a run records it, belongs in :func:`raw_features`, the only place
+filled-in values), which its run records, is applied in :func:`raw_features`, the only place
 that turns columns into features.
 """
 
@@ -23,9 +23,6 @@ from aelab.data.datasets import DATASETS, load_dataset
 from aelab.data.files import load_file, npy_labels_path, read_idx
 from aelab.data.tables import read_table
 from aelab.errors import DataError
-
-# What Split.info() adds for a table it encoded (one-hot categories, filled-in values).
-ENCODED_KEYS = ("raw_features", "categories", "impute")
 
 
 def _names(names: list[str], limit: int = 8) -> str:
@@ -52,16 +49,16 @@ def raw_features(x: Any, info: dict[str, Any], source: str = "X") -> np.ndarray:
     """The features (N, D) float64 of samples ``x``, in the order the model takes them.
 
     ``x``: a pandas DataFrame, whose columns are matched by name (others are ignored), or an
-    array (N, D) of the features in order ((N, height, width) images are flattened).
+    array (N, D) of the features in order ((N, height, width) images are flattened). A table
+    that its run encoded (:class:`aelab.data.Encoding`) is encoded the same way: its missing
+    values filled with the training part's values, each categorical column one-hot with the
+    training part's categories (a category training never saw: all 0).
     """
     names = [str(n) for n in info["feature_names"]]
-    if any(key in info for key in ENCODED_KEYS):
-        raise DataError(
-            f"{source}: this run's table was encoded (categorical columns or filled-in "
-            "values), which predicting from raw columns does not apply yet; pass the encoded "
-            f"features {_names(names, 4)} as an array"
-        )
-    values = _columns(x, names, source) if _is_frame(x) else _array(x, names, source)
+    if "raw_features" in info:
+        values = _encoded(x, info, source)
+    else:
+        values = _columns(x, names, source) if _is_frame(x) else _array(x, names, source)
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -70,6 +67,63 @@ def raw_features(x: Any, info: dict[str, Any], source: str = "X") -> np.ndarray:
             f"({values[row, col]}); fill it in or leave the sample out"
         )
     return values
+
+
+def input_columns(info: dict[str, Any]) -> list[str]:
+    """The columns samples give a model whose checkpoint says ``info``: its run's table's
+    columns (before categorical columns became one feature per category), else its
+    features."""
+    return [str(n) for n in info.get("raw_features", info["feature_names"])]
+
+
+def _encoded(x: Any, info: dict[str, Any], source: str) -> np.ndarray:
+    """The features of samples of a table that its run encoded (see :func:`raw_features`)."""
+    columns = input_columns(info)
+    categories = {str(k): [str(c) for c in v] for k, v in info.get("categories", {}).items()}
+    fill = info.get("impute_values", {})
+    if not _is_frame(x):
+        if categories:
+            raise DataError(
+                f"{source}: this run's table has text columns ({_names(list(categories))}); "
+                f"pass a table (a pandas DataFrame) with its columns {_names(columns)}"
+            )
+        x = _array(x, columns, source)  # (N, D) float64, a copy
+        for j, name in enumerate(columns):
+            x[np.isnan(x[:, j]), j] = fill.get(name, np.nan)
+        return x
+    missing = [c for c in columns if c not in {str(n) for n in x.columns}]
+    if missing:
+        raise DataError(
+            f"{source}: has no column {_names(missing)}; this run's model takes the "
+            f"columns {_names(columns)}"
+        )
+    blocks = []  # a column each, or a category each of a categorical column
+    for name in columns:
+        if name in categories:
+            blocks.append(_one_hot(x, name, categories[name], fill.get(name), source))
+        else:
+            block = _columns(x, [name], source)  # (N, 1)
+            block[np.isnan(block)] = fill.get(name, np.nan)
+            blocks.append(block)
+    return np.concatenate(blocks, axis=1)
+
+
+def _one_hot(frame, name: str, categories: list[str], fill, source: str) -> np.ndarray:
+    """(N, C): column ``name`` of ``frame`` against its training ``categories``."""
+    if len(frame) == 0:
+        raise DataError(f"{source}: has no samples (no rows)")
+    column = frame.set_axis([str(c) for c in frame.columns], axis=1)[name]
+    if column.ndim != 1:
+        raise DataError(f"{source}: has two columns named {name!r}; rename one")
+    absent = column.isna().to_numpy()
+    if absent.any() and fill is None:
+        raise DataError(
+            f"{source}: sample {int(np.argmax(absent)) + 1}, column {name!r} is missing; this "
+            "run filled nothing in (it ran without --impute): fill it in or leave it out"
+        )
+    values = np.array(column.astype(str).to_numpy(), dtype=str)  # a copy: the user's stays
+    values[absent] = str(fill)
+    return (values[:, None] == np.asarray(categories)[None, :]).astype(np.float64)
 
 
 def _columns(frame, names: list[str], source: str) -> np.ndarray:
@@ -138,12 +192,18 @@ class Inputs:
     labels: np.ndarray | None
 
 
-def read_inputs(source: str | Path, classes: list[str], features: list[str] = ()) -> Inputs:
+def read_inputs(
+    source: str | Path,
+    classes: list[str],
+    features: list[str] = (),
+    text_columns: tuple[str, ...] = (),
+) -> Inputs:
     """The data ``source`` names (a built-in dataset or a file, read as ``aelab run`` reads
     it), to be predicted by a model of ``classes`` that takes ``features``. Labels are
     optional: a table's label column is the first column that is not one of ``features``
     and holds only names of ``classes`` (columns named like a label first); an NPZ file's
-    ``y``; a ``.npy`` or IDX file's labels file beside it."""
+    ``y``; a ``.npy`` or IDX file's labels file beside it. A table's ``text_columns`` (its
+    run's categorical ones) are read as the text written."""
     if str(source) in DATASETS:
         import pandas as pd  # heavy: imported when a built-in dataset is predicted
 
@@ -155,7 +215,7 @@ def read_inputs(source: str | Path, classes: list[str], features: list[str] = ()
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
     lower = path.name.lower().removesuffix(".gz")
     if not lower.endswith((".npz", ".npy", "-ubyte", ".idx")):  # a table, as load_file reads
-        frame, _ = read_table(path)
+        frame, _ = read_table(path, text_columns)
         return Inputs(path.name, frame, _table_labels(frame, classes, features))
     if _has_labels(path, lower):
         ds, _ = load_file(path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aelab.data import read_inputs
+from aelab.data import input_columns, read_inputs
 from aelab.errors import AelabError, ConfigError
 from aelab.outputs.loaded import load_run
 
@@ -49,7 +49,9 @@ def predict_file(
         raise ConfigError(f"--out: folder {str(out.parent)!r} does not exist; create it first")
     run = load_run(run_dir)
     stage = run.classifier_stage if stage is None else stage
-    inputs = read_inputs(data, run.class_names, run.feature_names)
+    info = run.info(stage)  # a table's own columns, and which of them hold text
+    columns, text = input_columns(info), tuple(info.get("categories", {}))
+    inputs = read_inputs(data, run.class_names, columns, text)
     table = run.predictions(inputs.samples, stage, source=inputs.name)
     accuracy = None
     if inputs.labels is not None:
