@@ -46,6 +46,15 @@ def test_shapes(model):
 
 
 @pytest.mark.parametrize("model", FAMILIES)
+def test_hidden_layers_are_the_encoder_s_layers_with_the_code_last(model):
+    params = model.init(jax.random.key(0))
+    x = np.random.default_rng(0).normal(size=(7, model.n_inputs)).astype(np.float32)
+    layers = model.hidden_layers(params, x)
+    assert [h.shape for h in layers] == [(7, w) for w in (*model.hidden, model.code)]
+    np.testing.assert_allclose(layers[-1], model.encode(params, x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", FAMILIES)
 def test_init_is_determined_by_the_key(model):
     a, b, c = (model.init(jax.random.key(s)) for s in (0, 0, 1))
     same = [np.array_equal(u, v) for u, v in zip(*map(jax.tree.leaves, (a, b)), strict=True)]

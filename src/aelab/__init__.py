@@ -47,6 +47,7 @@ _API = {
     "Run": "aelab.outputs.loaded",
     "predict_file": "aelab.outputs.predicting",
     "export_run": "aelab.outputs.export",
+    "compare_runs": "aelab.outputs.compare",
     "read_run": "aelab.outputs.folders",
     "read_sweep": "aelab.outputs.folders",
     "load_checkpoint": "aelab.outputs.checkpoint",

@@ -20,6 +20,10 @@ from aelab.interrupts import catching
 # none of them (it lists the summaries here: the first paragraph of each command's help, as a
 # test checks). Modules of commands that train import JAX when the command runs, not before.
 _COMMANDS = {
+    "compare": (
+        "aelab.cli.use", "compare_command",
+        "Compare every layer of every stage of runs on the same data by linear CKA.",
+    ),
     "datasets": (
         "aelab.cli.datasets", "datasets",
         "List the built-in datasets with their shape, classes and source.",

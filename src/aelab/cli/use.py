@@ -43,3 +43,17 @@ def export_command(run_dir: Path, stage: str | None, format_: str, out: Path | N
     """Write a stage's weights (.safetensors) and network and scaling (.json) for other tools."""
     made = export_run(run_dir, stage, format=format_, out=out)
     click.echo(f"{made.weights}\n{made.architecture}")
+
+
+@click.command("compare")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("compare"), show_default=True,
+    help="Folder to write (compare.csv, displacement.csv, compare.png); never overwritten.",
+)  # fmt: skip
+def compare_command(runs: tuple[Path, ...], out: Path) -> None:
+    """Compare every layer of every stage of runs on the same data by linear CKA."""
+    from aelab.outputs.compare import compare_runs  # JAX: imported when runs are compared
+
+    made = compare_runs(list(runs), out)
+    click.echo(f"{made.folder}  ({made.layers} layers, {made.samples} samples)")

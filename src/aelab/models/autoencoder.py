@@ -149,18 +149,34 @@ class Autoencoder(Layout, AbstractModel):
             mean, var = running["mean"], running["var"]
         return bn["scale"] * (a - mean) / jnp.sqrt(var + BN_EPS) + bn["shift"]
 
-    def _hidden(self, params: Params, x: jax.Array, p: ForwardPass) -> jax.Array:
-        """The encoder's last hidden layer (the input itself when there is none)."""
-        act = ACTIVATIONS[self.activation]
+    def _hidden_stack(self, params: Params, x: jax.Array, p: ForwardPass) -> list[jax.Array]:
+        """The encoder's hidden layers, from the input up (none without hidden layers)."""
+        act, out = ACTIVATIONS[self.activation], []
         for i, layer in enumerate(params["encoder"][:-1]):
             x = self._drop(act(self._norm(params, "encoder", i, layer, x, p)), p, i)
-        return x
+            out.append(x)
+        return out
 
-    def _encode(self, params: Params, x: jax.Array, p: ForwardPass) -> jax.Array:
-        h = self._hidden(params, x, p)
+    def _hidden(self, params: Params, x: jax.Array, p: ForwardPass) -> jax.Array:
+        """The encoder's last hidden layer (the input itself when there is none)."""
+        return [x, *self._hidden_stack(params, x, p)][-1]
+
+    def hidden_layers(self, params: Params, x: jax.Array) -> list[jax.Array]:
+        """Every hidden layer of the encoder in evaluation mode, then the code (a VAE's: its
+        posterior mean)."""
+        p = ForwardPass(None, None)
+        hidden = self._hidden_stack(params, x, p)
+        h = hidden[-1] if hidden else x
         i = len(params["encoder"]) - 1
+        return [*hidden, self._code_of(params, h, i, p)]
+
+    def _code_of(self, params: Params, h: jax.Array, i: int, p: ForwardPass) -> jax.Array:
+        """The code of the last hidden layer ``h``; ``i`` is the code layer's index."""
         a = self._norm(params, "encoder", i, params["encoder"][-1], h, p)
         return self._drop(ACTIVATIONS[self.code_activation](a), p, i)
+
+    def _encode(self, params: Params, x: jax.Array, p: ForwardPass) -> jax.Array:
+        return self._code_of(params, self._hidden(params, x, p), len(params["encoder"]) - 1, p)
 
     def _decode(self, params: Params, z: jax.Array, p: ForwardPass) -> jax.Array:
         act = ACTIVATIONS[self.activation]

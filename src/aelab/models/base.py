@@ -116,6 +116,12 @@ class AbstractModel(abc.ABC):
     def with_head_of(self, params: Params, source: Params) -> Params:
         """``params`` with the classifier head of ``source`` (fine-tuning's fresh head)."""
 
+    @abc.abstractmethod
+    def hidden_layers(self, params: Params, x: jax.Array) -> list[jax.Array]:
+        """The encoder's activations of inputs ``x`` (N, D) in evaluation mode, one (N, width)
+        array a layer from the input up, the input excluded and the code last (it equals
+        :meth:`encode`): what ``aelab compare`` measures layer by layer."""
+
     def decode(self, params: Params, z: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The reconstruction of codes ``z``; only for families with ``decodes=True``."""
         raise NotImplementedError(f"{type(self).__name__} cannot decode a code alone")

@@ -108,9 +108,11 @@ class LadderNetwork(AbstractModel):
         rows: jax.Array | None,
         training: bool,
         noise_key: jax.Array | None = None,
+        activations: list[jax.Array] | None = None,
     ) -> tuple[list[jax.Array], list[tuple[jax.Array, jax.Array]], jax.Array, jax.Array]:
         """Normalised pre-activations of every level (noisy with ``noise_key``), the batch
-        moments used, the code and the top logits."""
+        moments used, the code and the top logits; each layer's activation below the top is
+        appended to ``activations`` when given."""
 
         def noisy(z: jax.Array, level: int) -> jax.Array:
             if noise_key is None:
@@ -138,6 +140,8 @@ class LadderNetwork(AbstractModel):
             act = self.code_activation if i == n - 2 else self.activation
             h = ACTIVATIONS[act](s)
             code = h
+            if activations is not None:
+                activations.append(h)
         raise AssertionError("a ladder has at least two layers")
 
     def _decoder(
@@ -186,6 +190,12 @@ class LadderNetwork(AbstractModel):
     def encode(self, params: Params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """The clean code (N, code), with running statistics."""
         return self._encoder(params, x, None, training=False)[2]
+
+    def hidden_layers(self, params: Params, x: jax.Array) -> list[jax.Array]:
+        """The clean path's hidden layers and code, with running statistics."""
+        out: list[jax.Array] = []
+        self._encoder(params, x, None, training=False, activations=out)
+        return out
 
     def logits(self, params: Params, z: jax.Array) -> jax.Array:
         """Class scores of the clean top layer on codes ``z``, with running statistics."""

@@ -45,9 +45,15 @@ class VariationalAutoencoder(Autoencoder):
     def _posterior(
         self, params: Params, x: jax.Array, p: ForwardPass
     ) -> tuple[jax.Array, jax.Array]:
-        out = dense(params["encoder"][-1], self._hidden(params, x, p))
-        mean, logvar = jnp.split(out, 2, axis=-1)
+        return self._posterior_of(params, self._hidden(params, x, p))
+
+    def _posterior_of(self, params: Params, h: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Mean and log-variance of q(z|x) given the last hidden layer ``h``."""
+        mean, logvar = jnp.split(dense(params["encoder"][-1], h), 2, axis=-1)
         return mean, jnp.clip(logvar, -20.0, 20.0)  # keeps exp() finite early in training
+
+    def _code_of(self, params: Params, h: jax.Array, i: int, p: ForwardPass) -> jax.Array:
+        return self._posterior_of(params, h)[0]  # the mean path: the code is the mean
 
     def posterior(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Mean and log-variance (N, code) of q(z|x), in evaluation mode."""

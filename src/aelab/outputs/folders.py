@@ -143,13 +143,17 @@ def _latents(path: Path) -> dict[str, np.ndarray]:
 
 
 def _number_tree(path: Path, value: Any, where: str) -> None:
-    """Every leaf of a metrics dict is a number, ``null``, text or a list of text."""
+    """Every leaf of a metrics dict is a number, ``null``, text, a list of text or a list of
+    numbers (a layer's each)."""
     if isinstance(value, dict):
         for key, sub in value.items():
             _number_tree(path, sub, f"{where}.{key}")
     elif isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
-            raise damaged(path, f"{where} is not a list of names")
+            for i, v in enumerate(value):
+                if isinstance(v, list | dict | str):
+                    raise damaged(path, f"{where} is not a list of names or of numbers")
+                _number_tree(path, v, f"{where}[{i}]")
     elif not (value is None or isinstance(value, str | int | float)) or (
         isinstance(value, float) and not math.isfinite(value)
     ):

@@ -15,9 +15,15 @@ import numpy as np
 from aelab.analysis import metrics
 from aelab.data import Split
 from aelab.models import AbstractModel, Params
-from aelab.training.inference import apply_batched, errors_batched, mean_measures
+from aelab.training.inference import (
+    apply_batched,
+    errors_batched,
+    hidden_batched,
+    mean_measures,
+)
 
 REFERENCE_SAMPLES = 20_000  # codes are scored on a seeded sample of this many samples above it
+LAYER_SAMPLES = 5_000  # each layer's CKA to pretrained: on a seeded sample above this many
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,9 @@ def run_metrics(
             split, fine, i, pre_code, pre_test_mse, quality, start=ft_start[i]
         )
         codes[name] = fine.codes[i]
+    if pre_params is not None:  # which layers fine-tuning changes most
+        for name, ckas in zip(strategies, layer_cka(model, pre_params, ft_params, x), strict=True):
+            result["strategies"][name]["layer_cka_to_pretrained"] = ckas
     rows = np.flatnonzero(test)  # the family's own numbers (a VAE's KL) on held-out samples
     if pre_params is not None:
         for measure, values in mean_measures(model, pre_params, x, rows).items():
@@ -144,6 +153,21 @@ def run_metrics(
         for name, value in zip(strategies, values, strict=True):
             result["strategies"][name][f"test_{measure}"] = float(value)
     return codes, nan_to_none(result)
+
+
+def layer_cka(
+    model: AbstractModel, pre_params: Params, ft_params: Params, x: np.ndarray
+) -> list[list[float]]:
+    """For each of the K models of ``ft_params``, the linear CKA of each encoder layer (the
+    input excluded, the code last) to the same layer of the pretrained model (``pre_params``,
+    one model), over every sample (a seeded sample of ``LAYER_SAMPLES`` above it)."""
+    rows = metrics.seeded_rows(np.zeros(len(x), bool), LAYER_SAMPLES)
+    pre = hidden_batched(model, pre_params, x, rows)  # per layer: (1, N, width)
+    fine = hidden_batched(model, ft_params, x, rows)  # per layer: (K, N, width)
+    return [
+        [metrics.linear_cka(p[0], f[i]) for p, f in zip(pre, fine, strict=True)]
+        for i in range(len(fine[0]))
+    ]
 
 
 def data_info(split: Split) -> dict:

@@ -103,3 +103,16 @@ def mean_measures(
         return {}  # (a family without measures: nothing to compile)
     values = _joined(_blocks(_measures_fn(model), params, x, rows))
     return {name: np.asarray(jnp.mean(jnp.asarray(v), axis=1)) for name, v in values.items()}
+
+
+@functools.cache
+def _hidden_fn(model: AbstractModel) -> Callable:
+    return jax.jit(jax.vmap(model.hidden_layers, in_axes=(0, None)))
+
+
+def hidden_batched(
+    model: AbstractModel, params: Params, x: np.ndarray, rows: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Every encoder layer (M, N, width) of M models on ``x`` (its ``rows``, all by default),
+    from the input up, the code last (:meth:`AbstractModel.hidden_layers`)."""
+    return _joined(_blocks(_hidden_fn(model), params, x, rows))
