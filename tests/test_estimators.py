@@ -12,6 +12,7 @@ from aelab import AutoencoderClassifier, AutoencoderTransformer, ConfigError
 
 # Short trainings: scikit-learn's checks fit dozens of times on small data.
 FAST = {"pretrain_steps": 200, "finetune_steps": 400}
+TINY = {"pretrain_steps": 50, "finetune_steps": 100}  # tests of settings, not of learning
 
 
 def _expected_failures(estimator) -> dict[str, str]:
@@ -171,3 +172,19 @@ def test_minus_one_as_a_class_is_explained(iris):
     signs = np.where(y == 0, -1, 1)
     with pytest.raises(ValueError, match=r"-1 marks an unlabelled sample; if -1 is one of"):
         AutoencoderClassifier(**FAST).fit(X, signs)
+
+
+@pytest.mark.parametrize("marker", [-1, "-1"])
+def test_string_labels_with_minus_one_unlabelled(iris, marker):
+    """As scikit-learn's semi-supervised estimators: ``-1`` (or ``"-1"``) among string labels
+    in an object array marks an unlabelled sample."""
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
+    hidden = np.random.default_rng(0).random(150) < 0.5
+    semi = np.where(hidden, marker, names).astype(object)
+    clf = AutoencoderClassifier(**TINY).fit(X, semi)
+    assert clf.classes_.tolist() == ["setosa", "versicolor", "virginica"]
+    assert clf.n_labelled_ == int((~hidden).sum())
+    assert set(clf.predict(X)) <= set(clf.classes_)
+    as_str = np.where(hidden, "-1", names.astype(str))  # a plain string array too
+    assert AutoencoderClassifier(**TINY).fit(X, as_str).n_labelled_ == clf.n_labelled_

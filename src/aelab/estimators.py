@@ -169,7 +169,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, _AutoencoderBase)
     - ``random_state``: seed of the weights, noise and minibatches; ``None`` means 0, so that
       two fits give the same model.
 
-    ``fit(X, y)``: ``y == -1`` marks unlabelled samples (semi-supervised training).
+    ``fit(X, y)``: a label of ``-1`` marks an unlabelled sample (semi-supervised training); in
+    labels that are strings or objects, ``-1`` or ``"-1"`` does.
     Fitted attributes: ``classes_``, ``n_features_in_``, ``model_``, ``params_`` (the trained
     parameters), ``loss_curve_`` (fine-tuning loss at every step), ``n_labelled_``.
     """
@@ -186,13 +187,14 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, _AutoencoderBase)
     def fit(self, X, y) -> AutoencoderClassifier:
         """Train on ``X`` (n_samples, n_features) and labels ``y``; ``-1`` is unlabelled."""
         X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
+        labelled = _labelled(y)
+        if labelled.any():
+            check_classification_targets(y[labelled])
         if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"strategy: unknown strategy {self.strategy!r}; choose one of "
                 f"{', '.join(STRATEGIES)}"
             )
-        labelled = y != -1 if y.dtype.kind in "iuf" else np.ones(len(y), bool)
         classes = np.unique(y[labelled])
         if len(classes) < 2:
             hint = (
@@ -269,6 +271,19 @@ class AutoencoderTransformer(TransformerMixin, _AutoencoderBase):
             )
         x_hat = np.asarray(self.model_.decode(self.params_, jnp.asarray(codes, jnp.float32)))
         return x_hat.astype(np.float64) * self.scale_ + self.shift_
+
+
+def _labelled(y: np.ndarray) -> np.ndarray:
+    """Which samples are labelled: all but those marked ``-1`` (the number, or in an array
+    of strings or objects the number or the string ``"-1"``)."""
+    if y.dtype.kind in "iuf":
+        return y != -1
+    if y.dtype.kind == "U":
+        return y != "-1"
+    if y.dtype.kind == "O":
+        marked = [(not isinstance(v, str | bool | np.bool_) and v == -1) or v == "-1" for v in y]
+        return ~np.asarray(marked, bool)
+    return np.ones(len(y), bool)
 
 
 def _plain(value):
