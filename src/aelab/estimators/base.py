@@ -1,0 +1,145 @@
+"""What both estimators share: their parameters (the settings of ``aelab run``), scaling,
+seeds, training and inference."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from aelab.cache import enable_compilation_cache
+from aelab.config import ModelConfig, RunConfig, TrainConfig
+from aelab.errors import ConfigError
+from aelab.training.inference import apply_batched
+from aelab.training.plan import SeedData, check_batch_size, make_plan, train_plan
+from aelab.training.trees import stack, unstack
+
+SCALINGS = ("standard", "minmax", "none")
+# Settings of aelab run that are not the estimators' (a run's snapshots and reference stage;
+# fine-tuning's for the transformer, which only pretrains).
+_NOT_PARAMETERS = {"snapshot_every", "pretrained_reference"}
+_FINE_TUNING = ("finetune_steps", "recon_weight")
+
+
+def parameters(*, fine_tuning: bool) -> list[inspect.Parameter]:
+    """The estimators' parameters: every model setting, the training settings, the
+    estimator's own; keyword-only, with the config's defaults."""
+    fields = [*dataclasses.fields(ModelConfig), *dataclasses.fields(TrainConfig)]
+    skip = _NOT_PARAMETERS | (set() if fine_tuning else set(_FINE_TUNING))
+    own = [("scaling", "standard"), ("random_state", None)]
+    return [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in [*((f.name, f.default) for f in fields if f.name not in skip), *own]
+    ]
+
+
+def make_init(parameters: list[inspect.Parameter]) -> Callable:
+    """An ``__init__`` that stores its arguments, with ``parameters`` as its signature (what
+    scikit-learn's ``get_params`` reads)."""
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *parameters]
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
+
+
+class AutoencoderBase(BaseEstimator):
+    """What both estimators share: their settings as configs, scaling, seeds, inference."""
+
+    def _config(self, strategies: tuple[str, ...], n_samples: int) -> RunConfig:
+        """The settings as a run config, checked by the same rules as ``aelab run``'s."""
+        model = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(ModelConfig)}
+        if isinstance(model["hidden"], list | tuple | np.ndarray):
+            model["hidden"] = tuple(plain(h) for h in model["hidden"])
+        train = {
+            f.name: plain(getattr(self, f.name))
+            for f in dataclasses.fields(TrainConfig)
+            if hasattr(self, f.name) and f.name not in _NOT_PARAMETERS
+        }
+        config = RunConfig(
+            seed=self._seed(),
+            strategies=strategies,
+            model=ModelConfig(**model),
+            train=TrainConfig(**train),
+        )
+        check_batch_size(config.train.batch_size, n_samples)
+        t = config.train  # one chunk: an estimator keeps no snapshots between
+        chunk = max(t.pretrain_steps, t.finetune_steps)
+        return dataclasses.replace(config, train=dataclasses.replace(t, snapshot_every=chunk))
+
+    def _seed(self) -> int:
+        """``random_state`` as a seed: ``None`` is 0, so that fits are reproducible."""
+        state = self.random_state
+        if state is None:
+            return 0
+        if isinstance(state, np.random.RandomState):
+            return int(state.randint(0, 2**31 - 1))
+        if isinstance(state, bool) or not isinstance(state, int | np.integer) or state < 0:
+            raise ConfigError(
+                f"random_state must be None, an integer >= 0 or a RandomState, got {state!r}"
+            )
+        return int(state) % 2**32
+
+    def _fit_scaling(self, X: np.ndarray) -> np.ndarray:
+        if self.scaling not in SCALINGS:
+            raise ConfigError(
+                f"scaling: unknown scaling {self.scaling!r}; choose one of {', '.join(SCALINGS)}"
+            )
+        if self.scaling == "standard":
+            shift, scale = X.mean(axis=0), X.std(axis=0)
+        elif self.scaling == "minmax":
+            shift, scale = X.min(axis=0), np.ptp(X, axis=0)
+        else:
+            shift, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        self.shift_ = shift
+        self.scale_ = np.where(scale > 0, scale, 1.0)  # constant columns stay constant
+        return self._scaled(X)
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.shift_) / self.scale_).astype(np.float32)
+
+    def _train(self, config: RunConfig, x, labels, labelled, n_classes: int, finetune: bool):
+        """Train the plan of ``config`` (one strategy, or pretraining alone) on all of ``x``;
+        compiled programs go to (and come from) the compilation cache (:mod:`aelab.cache`)."""
+        enable_compilation_cache()
+        pretrain = "needed" if finetune else "only"
+        the_plan = make_plan(config, x.shape[1], n_classes, pretrain=pretrain)
+        the_plan = dataclasses.replace(the_plan, snapshots=False, lr_setting="learning_rate")
+        data = SeedData(x, labels, np.ones(len(x), bool), {config.data.labels: labelled})
+        trained = train_plan(the_plan, [data])
+        phase = trained.finetune if finetune else trained.pretrain
+        self.model_ = the_plan.model
+        self.params_ = unstack(unstack(phase.params, 0), 0)
+        self.loss_curve_ = phase.history[0, 0, :, 0].astype(np.float64)
+
+    def _apply(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        check_is_fitted(self, "params_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        codes, recons, logits = apply_batched(self.model_, stack([self.params_]), self._scaled(X))
+        return codes[0], recons[0], logits[0]
+
+    def transform(self, X) -> np.ndarray:
+        """The code (n_samples, code) of every sample of ``X``."""
+        return self._apply(X)[0].astype(np.float64)
+
+
+def plain(value):
+    """NumPy scalars (from ``np.arange`` grids, scipy distributions) as Python numbers."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value

@@ -1,0 +1,102 @@
+"""AutoencoderClassifier: one of aelab's strategies as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from aelab.config import STRATEGIES
+from aelab.errors import ConfigError
+from aelab.estimators.base import AutoencoderBase, make_init, parameters
+
+
+class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
+    """A classifier trained by one of aelab's strategies; its code is ``transform``'s output.
+
+    Parameters are those of ``aelab run`` (see the README), plus:
+
+    - ``strategy``: ``supervised``, ``finetune``, ``finetune-recon`` (the default) or
+      ``joint``; pretraining runs only for the two that start from it.
+    - ``scaling``: ``standard`` (default), ``minmax`` or ``none``, fitted on ``fit``'s ``X``.
+    - ``random_state``: seed of the weights, noise and minibatches; ``None`` means 0, so that
+      two fits give the same model.
+
+    ``fit(X, y)``: a label of ``-1`` marks an unlabelled sample (semi-supervised training); in
+    labels that are strings or objects, ``-1`` or ``"-1"`` does.
+    Fitted attributes: ``classes_``, ``n_features_in_``, ``model_``, ``params_`` (the trained
+    parameters), ``loss_curve_`` (fine-tuning loss at every step), ``n_labelled_``.
+    """
+
+    __init__ = make_init(
+        [
+            inspect.Parameter(
+                "strategy", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="finetune-recon"
+            ),
+            *parameters(fine_tuning=True),
+        ]
+    )
+
+    def fit(self, X, y) -> AutoencoderClassifier:
+        """Train on ``X`` (n_samples, n_features) and labels ``y``; ``-1`` is unlabelled."""
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        labelled = _labelled(y)
+        if labelled.any():
+            check_classification_targets(y[labelled])
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"strategy: unknown strategy {self.strategy!r}; choose one of "
+                f"{', '.join(STRATEGIES)}"
+            )
+        classes = np.unique(y[labelled])
+        if len(classes) < 2:
+            hint = (
+                " (-1 marks an unlabelled sample; if -1 is one of your classes, relabel y)"
+                if (~labelled).any()
+                else ""
+            )
+            raise ValueError(
+                f"{type(self).__name__} needs labelled samples of at least two classes; got "
+                f"{len(classes)} class(es): {classes.tolist()}{hint}"
+            )
+        config = self._config((self.strategy,), len(X))
+        x = self._fit_scaling(X)
+        codes = np.where(labelled, np.searchsorted(classes, np.where(labelled, y, classes[0])), 0)
+        self._train(config, x, codes.astype(np.int32), labelled, len(classes), finetune=True)
+        self.classes_ = classes
+        self.n_labelled_ = int(labelled.sum())
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes) of the softmax head, columns as in
+        ``classes_``."""
+        logits = self._apply(X)[2].astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of every sample."""
+        logits = self._apply(X)[2]
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def _labelled(y: np.ndarray) -> np.ndarray:
+    """Which samples are labelled: all but those marked ``-1`` (the number, or in an array
+    of strings or objects the number or the string ``"-1"``)."""
+    if y.dtype.kind in "iuf":
+        return y != -1
+    if y.dtype.kind == "U":
+        return y != "-1"
+    if y.dtype.kind == "O":
+        marked = [(not isinstance(v, str | bool | np.bool_) and v == -1) or v == "-1" for v in y]
+        return ~np.asarray(marked, bool)
+    return np.ones(len(y), bool)
