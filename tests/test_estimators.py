@@ -188,3 +188,17 @@ def test_string_labels_with_minus_one_unlabelled(iris, marker):
     assert set(clf.predict(X)) <= set(clf.classes_)
     as_str = np.where(hidden, "-1", names.astype(str))  # a plain string array too
     assert AutoencoderClassifier(**TINY).fit(X, as_str).n_labelled_ == clf.n_labelled_
+
+
+def test_verbose_prints_a_line_per_phase_to_stderr_and_silence_by_default(iris, capsys):
+    X, y = iris
+    clf = AutoencoderClassifier(**TINY).fit(X, y)
+    assert capsys.readouterr() == ("", "")
+    assert clf.n_iter_ == 100
+    AutoencoderClassifier(verbose=1, **TINY).fit(X, y)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 2
+    assert lines[0].startswith("AutoencoderClassifier pretraining: 50 steps, loss ")
+    assert lines[1].startswith("AutoencoderClassifier fine-tuning: 100 steps, loss ")
+    assert lines[1].endswith(" s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -14,9 +15,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aelab.cache import enable_compilation_cache
 from aelab.config import ModelConfig, RunConfig, TrainConfig
 from aelab.errors import ConfigError
+from aelab.estimators.fitting import fit_plan
 from aelab.training.inference import apply_batched
-from aelab.training.plan import SeedData, check_batch_size, make_plan, train_plan
-from aelab.training.trees import stack, unstack
+from aelab.training.plan import SeedData, check_batch_size, make_plan
+from aelab.training.trees import stack
 
 SCALINGS = ("standard", "minmax", "none")
 # Settings of aelab run that are not the estimators' (a run's snapshots and reference stage;
@@ -30,7 +32,7 @@ def parameters(*, fine_tuning: bool) -> list[inspect.Parameter]:
     estimator's own; keyword-only, with the config's defaults."""
     fields = [*dataclasses.fields(ModelConfig), *dataclasses.fields(TrainConfig)]
     skip = _NOT_PARAMETERS | (set() if fine_tuning else set(_FINE_TUNING))
-    own = [("scaling", "standard"), ("random_state", None)]
+    own = [("scaling", "standard"), ("random_state", None), ("verbose", 0)]
     return [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
         for name, default in [*((f.name, f.default) for f in fields if f.name not in skip), *own]
@@ -117,11 +119,14 @@ class AutoencoderBase(BaseEstimator):
         the_plan = make_plan(config, x.shape[1], n_classes, pretrain=pretrain)
         the_plan = dataclasses.replace(the_plan, snapshots=False, lr_setting="learning_rate")
         data = SeedData(x, labels, np.ones(len(x), bool), {config.data.labels: labelled})
-        trained = train_plan(the_plan, [data])
-        phase = trained.finetune if finetune else trained.pretrain
+        fitted = fit_plan(the_plan, data)
         self.model_ = the_plan.model
-        self.params_ = unstack(unstack(phase.params, 0), 0)
-        self.loss_curve_ = phase.history[0, 0, :, 0].astype(np.float64)
+        self.params_ = fitted.params
+        self.loss_curve_ = fitted.loss_curve
+        self.n_iter_ = len(fitted.loss_curve)
+        if self.verbose:
+            for line in fitted.lines:
+                print(f"{type(self).__name__} {line}", file=sys.stderr)
 
     def _apply(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         check_is_fitted(self, "params_")
