@@ -202,3 +202,31 @@ def test_verbose_prints_a_line_per_phase_to_stderr_and_silence_by_default(iris, 
     assert lines[0].startswith("AutoencoderClassifier pretraining: 50 steps, loss ")
     assert lines[1].startswith("AutoencoderClassifier fine-tuning: 100 steps, loss ")
     assert lines[1].endswith(" s")
+
+
+def test_warm_start_continues_the_fitted_model_without_pretraining(iris, capsys):
+    X, y = iris
+    longer = AutoencoderClassifier(pretrain_steps=50, finetune_steps=200).fit(X, y)
+    clf = AutoencoderClassifier(warm_start=True, verbose=1, **TINY).fit(X, y)
+    capsys.readouterr()
+    clf.fit(X, y)  # the next 100 steps, from where the first fit ended, with a fresh Adam
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "fine-tuning: 100 steps" in lines[0]  # no pretraining
+    np.testing.assert_allclose(clf.loss_curve_[0], longer.loss_curve_[100], rtol=1e-5)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    cold = AutoencoderClassifier(**TINY).fit(X, y).fit(X, y)  # warm_start=False: anew
+    np.testing.assert_array_equal(cold.loss_curve_, longer.loss_curve_[:100])
+    ae = AutoencoderTransformer(pretrain_steps=100, warm_start=True).fit(X)
+    first = ae.loss_curve_
+    assert ae.fit(X).loss_curve_[0] < 0.5 * first[0]
+
+
+def test_warm_start_refuses_another_model_or_other_classes(iris):
+    X, y = iris
+    clf = AutoencoderClassifier(warm_start=True, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match=r"warm_start=True .* \(code 3, fitted 2\); keep"):
+        clf.set_params(code=3).fit(X, y)
+    with pytest.raises(ValueError, match=r"classes are \[0, 1, 2\], but y has \[0, 1\]"):
+        clf.set_params(code=2).fit(X, np.minimum(y, 1))
+    with pytest.raises(ValueError, match="X has 3 features"):
+        clf.fit(X[:, :3], y)

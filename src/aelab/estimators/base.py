@@ -32,7 +32,7 @@ def parameters(*, fine_tuning: bool) -> list[inspect.Parameter]:
     estimator's own; keyword-only, with the config's defaults."""
     fields = [*dataclasses.fields(ModelConfig), *dataclasses.fields(TrainConfig)]
     skip = _NOT_PARAMETERS | (set() if fine_tuning else set(_FINE_TUNING))
-    own = [("scaling", "standard"), ("random_state", None), ("verbose", 0)]
+    own = [("scaling", "standard"), ("random_state", None), ("verbose", 0), ("warm_start", False)]
     return [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
         for name, default in [*((f.name, f.default) for f in fields if f.name not in skip), *own]
@@ -119,7 +119,16 @@ class AutoencoderBase(BaseEstimator):
         the_plan = make_plan(config, x.shape[1], n_classes, pretrain=pretrain)
         the_plan = dataclasses.replace(the_plan, snapshots=False, lr_setting="learning_rate")
         data = SeedData(x, labels, np.ones(len(x), bool), {config.data.labels: labelled})
-        fitted = fit_plan(the_plan, data)
+        start = None
+        if self._warm():
+            if the_plan.model != self.model_:
+                raise ValueError(
+                    "warm_start=True continues the fitted model, but this fit's settings make "
+                    f"another ({_differences(the_plan.model, self.model_)}); keep the model's "
+                    "settings, or set warm_start=False"
+                )
+            start = self.params_
+        fitted = fit_plan(the_plan, data, start=start)
         self.model_ = the_plan.model
         self.params_ = fitted.params
         self.loss_curve_ = fitted.loss_curve
@@ -127,6 +136,10 @@ class AutoencoderBase(BaseEstimator):
         if self.verbose:
             for line in fitted.lines:
                 print(f"{type(self).__name__} {line}", file=sys.stderr)
+
+    def _warm(self) -> bool:
+        """Whether this fit continues the fitted model (``warm_start`` and fitted)."""
+        return bool(self.warm_start) and hasattr(self, "params_")
 
     def _apply(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         check_is_fitted(self, "params_")
@@ -137,6 +150,17 @@ class AutoencoderBase(BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """The code (n_samples, code) of every sample of ``X``."""
         return self._apply(X)[0].astype(np.float64)
+
+
+def _differences(new, fitted) -> str:
+    """What differs between two models, for messages: ``code 3, fitted 2``."""
+    if type(new) is not type(fitted):
+        return f"a {type(new).__name__}, fitted a {type(fitted).__name__}"
+    return "; ".join(
+        f"{f.name} {getattr(new, f.name)!r}, fitted {getattr(fitted, f.name)!r}"
+        for f in dataclasses.fields(new)
+        if getattr(new, f.name) != getattr(fitted, f.name)
+    )
 
 
 def plain(value):

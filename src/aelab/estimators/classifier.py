@@ -42,15 +42,33 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
 
     def fit(self, X, y) -> AutoencoderClassifier:
         """Train on ``X`` (n_samples, n_features) and labels ``y``; ``-1`` is unlabelled."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        labelled = _labelled(y)
-        if labelled.any():
-            check_classification_targets(y[labelled])
+        warm = self._warm()
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=not warm)
         if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"strategy: unknown strategy {self.strategy!r}; choose one of "
                 f"{', '.join(STRATEGIES)}"
             )
+        labelled, classes = self._targets(y)
+        if warm and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"warm_start=True continues the fitted model, whose classes are "
+                f"{self.classes_.tolist()}, but y has {classes.tolist()}; fit labels of the "
+                "same classes, or set warm_start=False"
+            )
+        config = self._config((self.strategy,), len(X))
+        x = self._scaled(X) if warm else self._fit_scaling(X)
+        codes = np.where(labelled, np.searchsorted(classes, np.where(labelled, y, classes[0])), 0)
+        self._train(config, x, codes.astype(np.int32), labelled, len(classes), finetune=True)
+        self.classes_ = classes
+        self.n_labelled_ = int(labelled.sum())
+        return self
+
+    def _targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which samples are labelled, and the classes of their labels (two at least)."""
+        labelled = _labelled(y)
+        if labelled.any():
+            check_classification_targets(y[labelled])
         classes = np.unique(y[labelled])
         if len(classes) < 2:
             hint = (
@@ -62,13 +80,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
                 f"{type(self).__name__} needs labelled samples of at least two classes; got "
                 f"{len(classes)} class(es): {classes.tolist()}{hint}"
             )
-        config = self._config((self.strategy,), len(X))
-        x = self._fit_scaling(X)
-        codes = np.where(labelled, np.searchsorted(classes, np.where(labelled, y, classes[0])), 0)
-        self._train(config, x, codes.astype(np.int32), labelled, len(classes), finetune=True)
-        self.classes_ = classes
-        self.n_labelled_ = int(labelled.sum())
-        return self
+        return labelled, classes
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n_samples, n_classes) of the softmax head, columns as in

@@ -28,7 +28,8 @@ class AutoencoderTransformer(TransformerMixin, AutoencoderBase):
 
     def fit(self, X, y=None) -> AutoencoderTransformer:
         """Train the autoencoder on ``X`` (n_samples, n_features)."""
-        X = validate_data(self, X, dtype=np.float64)
+        warm = self._warm()
+        X = validate_data(self, X, dtype=np.float64, reset=not warm)
         family = FAMILIES.get(self.family) if isinstance(self.family, str) else None
         if family is not None and not family.decodes:
             decoders = choices(name for name, f in FAMILIES.items() if f.decodes)
@@ -37,7 +38,7 @@ class AutoencoderTransformer(TransformerMixin, AutoencoderBase):
                 f"transformer; use family {decoders}, or AutoencoderClassifier"
             )
         config = self._config(("finetune",), len(X))  # a strategy it will not train
-        x = self._fit_scaling(X)
+        x = self._scaled(X) if warm else self._fit_scaling(X)
         ones = np.ones(len(x), bool)
         self._train(config, x, np.zeros(len(x), np.int32), ones, 1, finetune=False)
         return self
