@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aelab import AutoencoderClassifier, AutoencoderTransformer, ConfigError
+from aelab.estimators.fitting import Watch
 
 # Short trainings: scikit-learn's checks fit dozens of times on small data.
 FAST = {"pretrain_steps": 200, "finetune_steps": 400}
@@ -32,6 +33,7 @@ def _expected_failures(estimator) -> dict[str, str]:
         AutoencoderClassifier(**FAST),
         AutoencoderClassifier(strategy="joint", hidden=(8,), code=3, **FAST),
         AutoencoderTransformer(pretrain_steps=200),
+        AutoencoderTransformer(pretrain_steps=200, early_stopping=True, verbose=1),
     ],
     expected_failed_checks=_expected_failures,
 )
@@ -118,6 +120,9 @@ def test_transformer_round_trip_and_pipeline(iris):
         (AutoencoderClassifier(scaling="log"), "scaling: unknown scaling 'log'"),
         (AutoencoderClassifier(learning_rate=-1.0), "train.learning_rate must be > 0"),
         (AutoencoderTransformer(family="ladder"), "a ladder network cannot decode"),
+        (AutoencoderClassifier(validation_fraction=1.5), "validation_fraction must be a number"),
+        (AutoencoderClassifier(n_iter_no_change=0), "n_iter_no_change must be an integer >= 1"),
+        (AutoencoderTransformer(tol=-1), "tol must be a number >= 0, got -1"),
     ],
 )
 def test_bad_parameters_are_one_line_value_errors(iris, estimator, message):
@@ -230,3 +235,42 @@ def test_warm_start_refuses_another_model_or_other_classes(iris):
         clf.set_params(code=2).fit(X, np.minimum(y, 1))
     with pytest.raises(ValueError, match="X has 3 features"):
         clf.fit(X[:, :3], y)
+
+
+def test_early_stopping_holds_out_labelled_samples_and_keeps_the_best_model(iris):
+    X, y = iris
+    clf = AutoencoderClassifier(
+        early_stopping=True, n_iter_no_change=3, pretrain_steps=50, finetune_steps=2000
+    ).fit(X, y)
+    scores = clf.validation_scores_
+    assert clf.n_iter_ < 2000 and clf.n_iter_ == 40 * len(scores)  # checked every 2000 // 50
+    assert clf.best_validation_score_ == max(scores)
+    assert clf.n_labelled_ == 135  # 10% held out, stratified, seeded by random_state
+    _, held = train_test_split(np.arange(150), test_size=0.1, stratify=y, random_state=0)
+    assert clf.score(X[held], y[held]) == clf.best_validation_score_  # the best is kept
+    plain = AutoencoderClassifier(**TINY).fit(X, y)
+    assert plain.validation_scores_ is None and plain.best_validation_score_ is None
+
+
+def test_early_stopping_of_the_transformer_watches_reconstruction(iris):
+    X, _ = iris
+    ae = AutoencoderTransformer(early_stopping=True, pretrain_steps=200).fit(X)
+    scores = np.asarray(ae.validation_scores_)  # minus the held-out mean squared error
+    assert (scores < 0).all() and scores[-1] > scores[0]
+    assert ae.best_validation_score_ == scores.max() and ae.n_iter_ == 4 * len(scores)
+
+
+def test_early_stopping_rule_is_mlpclassifiers():
+    """A check that does not beat the best by ``tol`` is stale; more than ``patience`` stale
+    checks in a row stop; the best parameters are kept even when within ``tol``."""
+    sequence = iter([0.5, 0.7, 0.705, 0.69, 0.72, 0.7, 0.7, 0.7])
+    watch = Watch("finetune", lambda params: next(sequence), patience=2, tol=0.01)
+    stops = [watch.check(params=k) for k in range(8)]
+    assert stops == [False, False, False, False, False, False, False, True]
+    assert watch.best == 4 and watch.best_score == 0.72
+
+
+def test_early_stopping_needs_a_held_out_sample_of_every_class(iris):
+    X, y = iris
+    with pytest.raises(ConfigError, match=r"early_stopping: validation_fraction=0.01 of the 150"):
+        AutoencoderClassifier(early_stopping=True, validation_fraction=0.01, **TINY).fit(X, y)

@@ -7,8 +7,10 @@ starts from it) and predicts with the softmax head; ``transform`` gives the code
 settings and its checks.
 
 Their parameters are the settings of ``aelab run`` of their names, read from the config
-classes (so a model family's own settings are parameters too), plus ``scaling`` and
-``random_state``. As in scikit-learn's semi-supervised estimators, a numeric label of ``-1``
+classes (so a model family's own settings are parameters too), plus ``scaling``,
+``random_state`` and scikit-learn's ``verbose``, ``warm_start`` and ``early_stopping`` (with
+``validation_fraction``, ``n_iter_no_change`` and ``tol``). As in scikit-learn's
+semi-supervised estimators, a label of ``-1`` (``-1`` or ``"-1"`` among string labels)
 marks an unlabelled sample: the cross-entropy never sees it, the reconstruction term (and
 pretraining) does.
 

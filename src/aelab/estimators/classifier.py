@@ -12,6 +12,8 @@ from sklearn.utils.validation import validate_data
 from aelab.config import STRATEGIES
 from aelab.errors import ConfigError
 from aelab.estimators.base import AutoencoderBase, make_init, parameters
+from aelab.training.inference import apply_batched
+from aelab.training.trees import stack
 
 
 class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
@@ -22,13 +24,24 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
     - ``strategy``: ``supervised``, ``finetune``, ``finetune-recon`` (the default) or
       ``joint``; pretraining runs only for the two that start from it.
     - ``scaling``: ``standard`` (default), ``minmax`` or ``none``, fitted on ``fit``'s ``X``.
-    - ``random_state``: seed of the weights, noise and minibatches; ``None`` means 0, so that
-      two fits give the same model.
+    - ``random_state``: seed of the weights, noise, minibatches and the early-stopping split;
+      ``None`` means 0, so that two fits give the same model.
+    - ``verbose``: when true, a line per phase to stderr (steps, last loss, seconds).
+    - ``warm_start``: when true, ``fit`` on a fitted estimator continues its model for
+      ``finetune_steps`` more steps (no pretraining, a fresh Adam, the first fit's scaling);
+      the model's settings, the features and the classes must be the same.
+    - ``early_stopping`` (default False), ``validation_fraction`` (0.1), ``n_iter_no_change``
+      (10), ``tol`` (1e-4), as ``MLPClassifier``'s: a stratified ``validation_fraction`` of
+      the labelled samples is held out of training; fine-tuning runs in 50 chunks, the
+      held-out accuracy is checked after each, training stops once it has not beaten the best
+      by ``tol`` for more than ``n_iter_no_change`` checks, and the best model is kept.
 
     ``fit(X, y)``: a label of ``-1`` marks an unlabelled sample (semi-supervised training); in
     labels that are strings or objects, ``-1`` or ``"-1"`` does.
     Fitted attributes: ``classes_``, ``n_features_in_``, ``model_``, ``params_`` (the trained
-    parameters), ``loss_curve_`` (fine-tuning loss at every step), ``n_labelled_``.
+    parameters), ``loss_curve_`` (fine-tuning loss at every step), ``n_iter_`` (fine-tuning
+    steps trained), ``n_labelled_`` (labelled samples trained on), ``validation_scores_``
+    and ``best_validation_score_`` (with early stopping; else ``None``).
     """
 
     __init__ = make_init(
@@ -56,13 +69,24 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
                 f"{self.classes_.tolist()}, but y has {classes.tolist()}; fit labels of the "
                 "same classes, or set warm_start=False"
             )
-        config = self._config((self.strategy,), len(X))
+        config = self._config((self.strategy,), "finetune_steps")
         x = self._scaled(X) if warm else self._fit_scaling(X)
         codes = np.where(labelled, np.searchsorted(classes, np.where(labelled, y, classes[0])), 0)
-        self._train(config, x, codes.astype(np.int32), labelled, len(classes), finetune=True)
+        codes = codes.astype(np.int32)
+        train, held = self._hold_out(config.seed, labelled, codes)
+        self._train(
+            config, x[train], codes[train], labelled[train], len(classes), finetune=True,
+            held=None if held is None else (x[held], codes[held]),
+        )  # fmt: skip
         self.classes_ = classes
-        self.n_labelled_ = int(labelled.sum())
+        self.n_labelled_ = int(labelled[train].sum())
         return self
+
+    @staticmethod
+    def _validation_score(model, params, x: np.ndarray, codes: np.ndarray) -> float:
+        """Early stopping's score: the accuracy on the held-out samples."""
+        logits = apply_batched(model, stack([params]), x)[2][0]
+        return float(np.mean(np.argmax(logits, axis=1) == codes))
 
     def _targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which samples are labelled, and the classes of their labels (two at least)."""
