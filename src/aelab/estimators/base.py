@@ -95,8 +95,9 @@ class AutoencoderBase(BaseEstimator):
         f, n, tol = self.validation_fraction, self.n_iter_no_change, self.tol
         if isinstance(f, bool) or not isinstance(f, int | float | np.number) or not 0 < f < 1:
             raise ConfigError(
-                f"validation_fraction must be a number > 0 and < 1 (the share of the labelled "
-                f"samples held out for early stopping), got {f!r}; 0.1 is the default"
+                f"validation_fraction must be a number > 0 and < 1 (the share of the samples, "
+                f"the labelled ones for a classifier, held out for early stopping), got {f!r}; "
+                "0.1 is the default"
             )
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ConfigError(
