@@ -455,3 +455,15 @@ def test_bad_column_flags_are_one_line_exit_2(tmp_path, capsys, args, message):
                          capsys)  # fmt: skip
     assert code == 2 and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "r").exists()
+
+
+def test_max_steps_caps_a_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AELAB_MAX_STEPS", "20")
+    code, _, err = _main(["run", "--out", str(tmp_path), "--name", "capped", "-q"], capsys)
+    assert code == 0, err
+    with np.load(tmp_path / "capped" / "history.npz") as history:
+        shapes = {k: history[k].shape for k in history.files}
+    assert {s[0] for k, s in shapes.items() if k != "fields"} == {20}, shapes  # (steps, 4)
+    monkeypatch.setenv("AELAB_MAX_STEPS", "many")
+    code, _, err = _main(["run", "--out", str(tmp_path), "--name", "bad"], capsys)
+    assert code == 2 and "AELAB_MAX_STEPS must be" in err and err.count("\n") == 1

@@ -134,3 +134,18 @@ def test_bad_config_files_name_the_problem(tmp_path, text, match):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match=r"does not exist"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_max_steps_caps_every_phase(monkeypatch):
+    monkeypatch.setenv("AELAB_MAX_STEPS", "20")
+    t = TrainConfig()
+    assert (t.pretrain_steps, t.finetune_steps) == (20, 20)
+    assert TrainConfig(pretrain_steps=5).pretrain_steps == 5  # fewer steps stay as they are
+    assert "pretrain_steps = 20" in dump_config(RunConfig())  # config.toml: what was trained
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "2.5"])
+def test_max_steps_bad_value_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv("AELAB_MAX_STEPS", value)
+    with pytest.raises(ConfigError, match=r"^AELAB_MAX_STEPS must be an integer >= 1.*unset"):
+        TrainConfig()

@@ -1,9 +1,11 @@
 """aelab: see, measure and exploit what autoencoders do to a representation.
 
 >>> import aelab
->>> result = aelab.run(aelab.RunConfig(), name="iris")   # the original Iris experiment
->>> result.metrics["strategies"]["finetune-recon"]["cka_to_pretrained"]
->>> aelab.load_run(result.run_dir).predict(new_samples, stage="finetune-recon")
+>>> result = aelab.run(aelab.RunConfig(), out="runs", name="iris")  # the original experiment
+>>> cka = result.metrics["strategies"]["finetune-recon"]["cka_to_pretrained"]  # about 0.89
+>>> run = aelab.load_run(result.run_dir)  # its models, on new samples in the data's units
+>>> run.predict([[5.1, 3.5, 1.4, 0.2], [6.0, 3.0, 5.1, 1.8]], stage="finetune-recon").shape
+(2,)
 
 Every public name is here; each is imported from its module when first used, so that
 ``import aelab`` and the command line start fast.

@@ -30,6 +30,25 @@ from aelab.models import FAMILIES
 PRETRAINING = ("end-to-end", "greedy")
 SAMPLINGS = ("epochs", "draws")
 MAX_LEARNING_RATE = 1e6  # beyond this, float32 arithmetic overflows before anything is learned
+MAX_STEPS_VARIABLE = "AELAB_MAX_STEPS"
+
+
+def max_steps() -> int | None:
+    """The cap on every phase's steps that ``AELAB_MAX_STEPS`` sets (``None``: unset), for
+    quick tries of long examples; a value that is not an integer >= 1 is a ConfigError."""
+    value = os.environ.get(MAX_STEPS_VARIABLE, "").strip()
+    if not value:
+        return None
+    try:
+        cap = int(value)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise ConfigError(
+            f"{MAX_STEPS_VARIABLE} must be an integer >= 1 (the most steps of any phase), "
+            f"got {value!r}; unset it to train the steps the settings say"
+        )
+    return cap
 
 
 @dataclass(frozen=True)
@@ -39,7 +58,8 @@ class TrainConfig:
     Attributes:
         learning_rate: Adam step size, for pretraining and fine-tuning.
         pretrain_steps: steps on the reconstruction error.
-        finetune_steps: steps of each strategy's fine-tuning.
+        finetune_steps: steps of each strategy's fine-tuning. Both are capped at
+            ``AELAB_MAX_STEPS`` when that environment variable is set (:func:`max_steps`).
         recon_weight: lambda in ``cross-entropy + lambda * reconstruction error``.
         snapshot_every: keep every sample's code every this many steps.
         pretraining: ``end-to-end`` trains the whole autoencoder at once; ``greedy`` trains
@@ -91,6 +111,10 @@ class TrainConfig:
                 "train.batch_size", self.batch_size, 1, "or leave it unset for full batches"
             )
         require_bool("train.pretrained_reference", self.pretrained_reference)
+        cap = max_steps()  # the one place a cap applies: every run, sweep and estimator
+        if cap is not None:  # is made of a TrainConfig, and config.toml says what was trained
+            object.__setattr__(self, "pretrain_steps", min(self.pretrain_steps, cap))
+            object.__setattr__(self, "finetune_steps", min(self.finetune_steps, cap))
 
 
 @dataclass(frozen=True)

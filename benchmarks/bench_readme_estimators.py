@@ -1,0 +1,48 @@
+"""The numbers README.md's scikit-learn example quotes, measured at its full steps (the test
+of the README runs the example with ``AELAB_MAX_STEPS``, so it cannot check them): the three
+``cross_val_score`` accuracies, the labels and accuracy of the semi-supervised fit (on the
+samples whose labels it never saw), and the steps early stopping trained.
+
+    python benchmarks/bench_readme_estimators.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import cross_val_score
+
+import aelab
+
+
+def main() -> None:
+    if os.environ.get("AELAB_MAX_STEPS"):
+        raise SystemExit("unset AELAB_MAX_STEPS: these are the numbers of the full steps")
+    X, y = load_digits(return_X_y=True)
+    clf = aelab.AutoencoderClassifier(
+        strategy="finetune-recon",
+        hidden=(64,),
+        code=10,
+        activation="relu",
+        pretrain_steps=1000,
+        finetune_steps=2000,
+    )
+    scores = cross_val_score(clf, X, y, cv=3)
+    semi = np.where(np.random.default_rng(0).random(len(y)) < 0.95, -1, y)
+    hidden = semi == -1
+    accuracy = clf.set_params(strategy="joint").fit(X, semi).score(X[hidden], y[hidden])
+    stopped = clf.set_params(early_stopping=True).fit(X, y).n_iter_
+    numbers = {
+        "cross_val_score": [round(float(s), 2) for s in scores],
+        "labels": int((~hidden).sum()),
+        "semi_supervised_accuracy_on_unlabelled": round(float(accuracy), 2),
+        "early_stopping_n_iter": int(stopped),
+    }
+    print(json.dumps(numbers))
+
+
+if __name__ == "__main__":
+    main()
