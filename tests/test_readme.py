@@ -136,6 +136,9 @@ def _run_block(block: Block, folder: Path) -> dict:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env["AELAB_COMPILATION_CACHE"] = os.environ["AELAB_TEST_SESSION_CACHE"]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    # matplotlib's own cache, not the user's files: on a fresh machine its first import would
+    # make ~/.config/matplotlib, which the check below would take for a block's writing
+    env.setdefault("MPLCONFIGDIR", str(folder.parent / "matplotlib"))
     env.pop("AELAB_MAX_STEPS", None)
     if block.marker != "full steps":
         env["AELAB_MAX_STEPS"] = MAX_STEPS
