@@ -97,14 +97,17 @@ def _encoded(x: Any, info: dict[str, Any], source: str) -> np.ndarray:
             f"{source}: has no column {_names(missing)}; this run's model takes the "
             f"columns {_names(columns)}"
         )
-    blocks = []  # a column each, or a category each of a categorical column
-    for name in columns:
-        if name in categories:
-            blocks.append(_one_hot(x, name, categories[name], fill.get(name), source))
-        else:
-            block = _columns(x, [name], source)  # (N, 1)
-            block[np.isnan(block)] = fill.get(name, np.nan)
-            blocks.append(block)
+    numeric = [c for c in columns if c not in categories]
+    values = _columns(x, numeric, source) if numeric else np.empty((len(x), 0))  # (N, numeric)
+    for j, name in enumerate(numeric):
+        values[np.isnan(values[:, j]), j] = fill.get(name, np.nan)
+    at = {name: j for j, name in enumerate(numeric)}
+    blocks = [  # a column each, or a category each of a categorical column
+        _one_hot(x, name, categories[name], fill.get(name), source)
+        if name in categories
+        else values[:, at[name] : at[name] + 1]
+        for name in columns
+    ]
     return np.concatenate(blocks, axis=1)
 
 
