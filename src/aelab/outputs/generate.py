@@ -229,7 +229,11 @@ def _image_grid(samples: np.ndarray, shape: tuple[int, ...], columns: int, limit
     for ax in axes:
         ax.axis("off")
     for ax, image in zip(axes, samples, strict=False):
-        ax.imshow(image.reshape(shape), cmap="gray_r", vmin=limits[0], vmax=limits[1])
+        if len(shape) == 1:  # a signal: drawn as a curve
+            ax.plot(image, color="0.2", linewidth=0.8)
+            ax.set_ylim(*limits)
+        else:
+            ax.imshow(image.reshape(shape), cmap="gray_r", vmin=limits[0], vmax=limits[1])
     return fig
 
 
