@@ -1,7 +1,7 @@
 """CPU steps per second of aelab's convolutional autoencoder next to a plain PyTorch loop of
 the same model, in one script, on the same data.
 
-The model is the MNIST-1D benchmark's (``bench_conv_mnist1d.py``): three 1-D convolutions of
+The model is the MNIST-1D benchmark's (``bench_conv.py``): three 1-D convolutions of
 25 channels, kernel 5, stride 2 (40 -> 20 -> 10 -> 5 positions), a dense ReLU code of 64
 units, and the mirror image back (a dense layer to 25 x 5, three transposed convolutions);
 ReLU everywhere, a linear output. Both train it as pretraining does: Adam at learning rate

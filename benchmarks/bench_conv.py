@@ -1,4 +1,5 @@
-"""MNIST-1D with every label: aelab's convolutional autoencoder against the published CNN.
+"""The convolutional bars: MNIST-1D with every label against the published CNN (and mnist5k
+with 100 labels).
 
 MNIST-1D (Greydanus 2020) publishes test accuracies of 32% (logistic regression), 68% (MLP)
 and 94% (CNN: three 1-D convolutions of 25 channels, then a linear layer) with all 4,000
@@ -10,9 +11,14 @@ everywhere, the decoder mirroring it with transposed convolutions. Adam at learn
 (every strategy: supervised, finetune, finetune-recon, joint). Each seed changes the initial
 weights and the minibatches; the split is always the package's.
 
-    python benchmarks/bench_conv_mnist1d.py [--seeds 3] [--family conv-ae] [--json out.json]
+    python benchmarks/bench_conv.py [--seeds 3] [--family conv-ae] [--json out.json]
 
 Prints each strategy's held-out accuracy per seed, with each run's wall and CPU seconds.
+The same script runs the mnist5k bar (100 labels, 10 a class; 1,000 held out; 2-D
+convolutions of 3x3 on the 28x28 digits)::
+
+    python benchmarks/bench_conv.py --dataset mnist5k --labels 10 --test-size 1000 \
+        --conv 16,32 --kernel-size 3 --seeds 2
 """
 
 from __future__ import annotations
@@ -26,16 +32,18 @@ import time
 import aelab
 
 
-def config(seed: int, family: str, pretrain: int, finetune: int, dropout: float):
+def config(seed: int, args: argparse.Namespace) -> aelab.RunConfig:
     model = aelab.ModelConfig(
-        family=family, conv=(25, 25, 25), kernel_size=5, stride=2, code=64,
-        activation="relu", code_activation="relu", dropout=dropout,
+        family=args.family, conv=args.conv, kernel_size=args.kernel_size, stride=2, code=64,
+        activation="relu", code_activation="relu", dropout=args.dropout,
     )  # fmt: skip
     train = aelab.TrainConfig(
-        pretrain_steps=pretrain, finetune_steps=finetune, batch_size=100, sampling="draws",
-        learning_rate=0.01, snapshot_every=finetune,
+        pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps,
+        batch_size=100, sampling="draws", learning_rate=0.01,
+        snapshot_every=args.finetune_steps,
     )  # fmt: skip
-    data = aelab.DataConfig(dataset="mnist1d")
+    test_size = 0.5 if args.test_size is None else args.test_size  # mnist1d: its own split
+    data = aelab.DataConfig(dataset=args.dataset, labels=args.labels, test_size=test_size)
     return aelab.RunConfig(seed=seed, data=data, model=model, train=train)
 
 
@@ -46,12 +54,17 @@ def main() -> None:
     parser.add_argument("--pretrain-steps", type=int, default=1000)
     parser.add_argument("--finetune-steps", type=int, default=3000)
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--dataset", default="mnist1d")
+    parser.add_argument("--labels", type=int, help="labels a class [all]")
+    parser.add_argument("--test-size", type=int)
+    parser.add_argument("--conv", default="25,25,25")
+    parser.add_argument("--kernel-size", type=int, default=5)
     parser.add_argument("--json")
     args = parser.parse_args()
     rows: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as out:
         for seed in range(args.seeds):
-            c = config(seed, args.family, args.pretrain_steps, args.finetune_steps, args.dropout)
+            c = config(seed, args)
             t0, c0 = time.perf_counter(), time.process_time()
             run = aelab.run(c, out=out)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -60,7 +73,8 @@ def main() -> None:
             rows.setdefault("wall seconds (4 strategies)", []).append(wall)
             rows.setdefault("CPU seconds (4 strategies)", []).append(cpu)
             print(f"seed {seed}: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
-    print(f"\n{args.family}, held-out accuracy, mean ± sd over {args.seeds} seeds (per seed)")
+    print(f"\n{args.family} on {args.dataset}, held-out accuracy, mean ± sd over {args.seeds} "
+          "seeds (per seed)")  # fmt: skip
     for name, values in rows.items():
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         each = ", ".join(f"{v:.3f}" for v in values)
