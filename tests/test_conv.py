@@ -169,3 +169,10 @@ def test_the_estimators_take_an_image_shape():
         aelab.AutoencoderClassifier(**settings, finetune_steps=5).fit(x, y)
     with pytest.raises(ConfigError, match=r"image_shape \(8, 7\) holds 56 values"):
         aelab.AutoencoderClassifier(**settings, image_shape=(8, 7), finetune_steps=5).fit(x, y)
+
+
+def test_export_says_which_families_it_exports(image_run, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["export", str(image_run.run_dir)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "not a plain stack of dense layers" in err

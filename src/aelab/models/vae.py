@@ -98,7 +98,7 @@ def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
 class VAESettings(AbstractSettings):
     """The VAE's own setting: the weight of its KL term."""
 
-    beta: float = field(default=1.0, metadata={"help": "Weight of the VAE's KL term [1]."})
+    beta: float = field(default=1.0, metadata={"help": "VAE, conv-vae: weight of the KL term [1]."})
 
     def __post_init__(self) -> None:
         beta = require_number("model.beta", self.beta)
