@@ -76,7 +76,8 @@ class ConvAutoencoder(Layout, AbstractModel):
         enc_dense[-1] = ((widths[-2], self.code * self._encoder_outputs), widths[-2])
         dec_dense = [((a, b), a) for a, b in itertools.pairwise(widths[::-1])]
         out = channels[::-1]
-        dec_conv = [((*kernel, a, b), a * k**g.axes) for a, b in itertools.pairwise(out)]
+        # PyTorch takes a transposed convolution's fan-in from its output channels
+        dec_conv = [((*kernel, a, b), b * k**g.axes) for a, b in itertools.pairwise(out)]
         specs = [
             *enc_conv,
             *enc_dense,
