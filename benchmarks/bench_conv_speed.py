@@ -11,11 +11,13 @@ ReLU everywhere, a linear output. Both train it as pretraining does: Adam at lea
 - aelab: ``AutoencoderTransformer(family="conv-ae", ...)`` fitted for ``--steps`` steps,
   once to compile, then timed (the compiled program is reused: steps/s is training alone).
 - PyTorch: ``nn.Conv1d`` / ``nn.ConvTranspose1d`` in an eager loop of the same steps, after
-  20 untimed warm-up steps; ``torch.set_num_threads`` left at its default (reported).
+  20 untimed warm-up steps; ``torch.set_num_threads`` left at its default (reported) unless
+  ``--torch-threads`` sets it.
 
 Each is timed ``--repeats`` times, interleaved; the best and median are printed.
 
-    python benchmarks/bench_conv_speed.py [--steps 2000] [--repeats 3] [--json out.json]
+    python benchmarks/bench_conv_speed.py [--steps 2000] [--repeats 3] [--torch-threads N]
+        [--json out.json]
 
 It needs PyTorch (the ``bench`` extra: ``pip install torch==2.13.0``).
 """
@@ -111,8 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads [default]")
     parser.add_argument("--json")
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     x = data()
     t0 = time.perf_counter()
     aelab_seconds(x, args.steps)  # compiles
