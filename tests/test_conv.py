@@ -159,11 +159,13 @@ def test_a_sweep_trains_two_seeds_and_two_betas_in_one_program(image_file, tmp_p
 def test_the_estimators_take_an_image_shape():
     x, y = _images(60, seed=1)
     x = x.reshape(60, 64)
+    partial = np.where(np.arange(40) < 12, -1, y[:40])  # 12 unlabelled: semi-supervised
     settings = {"family": "conv-ae", "conv": (4,), "code": 4, "activation": "relu"}
     clf = aelab.AutoencoderClassifier(
         **settings, image_shape=(8, 8), strategy="joint", finetune_steps=150, random_state=0
     )
-    assert clf.fit(x[:40], y[:40]).score(x[40:], y[40:]) > 0.6
+    assert clf.fit(x[:40], partial).score(x[40:], y[40:]) > 0.6
+    assert clf.n_labelled_ == 28
     assert clf.model_.input_shape == (8, 8) and clf.transform(x[:3]).shape == (3, 4)
     with pytest.raises(ConfigError, match=r"conv-ae needs images or signals.*table of 64"):
         aelab.AutoencoderClassifier(**settings, finetune_steps=5).fit(x, y)
