@@ -13,7 +13,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.semi_supervised import LabelSpreading
-from threadpoolctl import threadpool_limits
+
+from aelab.analysis.threads import one_thread
 
 
 def baseline_accuracies(
@@ -45,7 +46,7 @@ def baseline_accuracies(
     out = {}
     # one thread (BLAS and OpenMP): these fits are small, and on a busy 2-core machine the
     # same ones took 10-20x longer on two threads fighting over the cores
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), one_thread(None):
         warnings.simplefilter("ignore", ConvergenceWarning)
         # LabelSpreading divides by zero for a held-out sample with no labelled mass among its
         # neighbours; it then predicts class 0, which the score counts as it is.
