@@ -174,7 +174,7 @@ def test_the_page_data_is_compact_and_its_curves_are_the_runs(report):
 def test_the_digits_page_keeps_its_data_within_budget(tmp_path):
     """The issue's worst case (digits, a 10-unit code, five stages, many snapshots): its
     embedded data stays at most 1.5 MB, every sample drawn, with the snapshots it can afford."""
-    train = TrainConfig(pretrain_steps=60, finetune_steps=60, snapshot_every=1)
+    train = TrainConfig(pretrain_steps=30, finetune_steps=30, snapshot_every=1)  # 31 snapshots
     config = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(code=10), train=train)
     result = aelab.run(config, out=tmp_path, name="d")
     page = (result.run_dir / "report.html").read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ run, desktop 1400x1000 and phone 390x844) with the same code as the screenshot t
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -141,6 +142,10 @@ def test_the_clock_moves_every_panel_and_zoom_is_shared(browser, hostile_run):
     zoomed = page.execute_script(ticks)
     assert all(zoomed[p] != before[p] for p in CODE_PANELS)  # the code panels share axes
     assert zoomed[0] == before[0]  # the raw data's own axes stay
+    plain = _images(page)
+    page.find_element("id", "moved").click()  # arrows from the pretrained positions
+    moved = _images(page)  # in the two strategies that start from them
+    assert [moved[p] != plain[p] for p in (2, 3, 4, 5)] == [False, True, True, False]
 
 
 def test_a_sample_hovered_brushed_or_clicked_in_one_panel_shows_in_every_panel(
@@ -234,7 +239,7 @@ def test_screenshots_at_desktop_and_phone_sizes(browser, hostile_run, tmp_path):
 
 if __name__ == "__main__":  # the README's pictures, from a default run
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
-    run = aelab.run(out=Path(os.environ.get("TMPDIR", "/tmp")) / "aelab-pictures", name="iris")
+    run = aelab.run(out=Path(tempfile.mkdtemp(prefix="aelab-pictures-")), name="iris")
     driver = _driver()
     try:
         print(*pictures(driver, run.run_dir, out))

@@ -76,11 +76,19 @@ def code_stages(folder: RunFolder, shown: np.ndarray) -> tuple[list[dict], list,
     mean, basis, axes = projection(lat[f"code/{folder.reference_stage}"], folder.reference_stage)
     limit = frame_limit(len(shown), len(folder.stages))
     planes, stages = [], []
+    if basis.shape[0] == 1:  # a 1-D code: the class (jittered, fixed seed) up, as the figure
+        axes = [axes[0], "class (spread out to be seen)"]
+        jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(lat["label"]))
+        mean, basis = np.zeros(1), np.array([[1.0, 0.0]])
+        up = (lat["label"] + jitter)[shown]  # (n,)
     for name in folder.stages:
         snaps = lat[f"snapshots/{name}"]
         keep = frames(snaps, limit)
         phase = "pretrain" if name == PRETRAINED else "finetune"
-        planes.append((snaps[keep][:, shown, :] - mean) @ basis)  # (T, n, 2)
+        plane = (snaps[keep][:, shown, :] - mean) @ basis  # (T, n, 2)
+        if basis.shape[0] == 1:
+            plane[..., 1] = up
+        planes.append(plane)
         stages.append(
             {
                 "name": name,

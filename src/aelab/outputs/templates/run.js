@@ -190,14 +190,14 @@
   function frameOf(s) { return s.phase === "pretrain" ? Math.min(state.clock, s.T - 1) : Math.max(0, Math.min(state.clock - TP, s.T - 1)); }
   const preStage = stages.find(s => s.phase === "pretrain");
 
-  function drawSamples(ctx, X, Y, xy, off) {
+  function drawSamples(ctx, X, Y, xy, off, dim) {
     const order = [];
     for (let i = 0; i < N; i++) order.push(i);
     if (state.selected) order.sort((a, b) => state.selected.has(a) - state.selected.has(b));
     order.forEach(i => {
       const color = COLORS[smp.label[i] % COLORS.length], train = smp.train[i], lab = smp.labelled[i];
       const faded = state.selected && !state.selected.has(i);
-      ctx.globalAlpha = faded ? 0.08 : train && !lab ? 0.45 : 0.9;
+      ctx.globalAlpha = (faded ? 0.08 : train && !lab ? 0.45 : 0.9) * dim;
       ctx.beginPath();
       ctx.arc(X(xy[off + 2 * i]), Y(xy[off + 2 * i + 1]), train && !lab ? 2.5 : 4, 0, 2 * Math.PI);
       if (train) { ctx.fillStyle = color; ctx.fill(); } else { ctx.strokeStyle = color; ctx.lineWidth = 1.5; ctx.stroke(); }
@@ -256,9 +256,9 @@
           ctx.imageSmoothingEnabled = true; ctx.imageSmoothingQuality = "high";
           ctx.drawImage(img, X(D.box[0][0]), Y(D.box[1][1]), X(D.box[0][1]) - X(D.box[0][0]), Y(D.box[1][0]) - Y(D.box[1][1]));
         }
-        if (state.moved && preStage && s.phase === "finetune") {
-          drawArrows(ctx, X, Y, preStage.xy.subarray((preStage.T - 1) * N * 2), s.xy, off);
-        } else drawSamples(ctx, X, Y, s.xy, off);
+        const arrows = state.moved && preStage && s.from_pretrained;
+        drawSamples(ctx, X, Y, s.xy, off, arrows ? 0.35 : 1);
+        if (arrows) drawArrows(ctx, X, Y, preStage.xy.subarray((preStage.T - 1) * N * 2), s.xy, off);
         state.paths.forEach(i => drawPath(ctx, X, Y, s, i, f));
         drawRing(ctx, X, Y, s.xy, off);
       },
@@ -410,7 +410,8 @@
     stepText.textContent = step;
     panels.forEach(p => {
       const s = p.stage;
-      p.status.textContent = s.fixed ? "" : s.phase === "finetune" && inPre ? "waits for pretraining" : "step " + s.steps[frameOf(s)];
+      p.status.textContent = s.fixed ? "" : s.phase === "finetune" && inPre ? "waits for pretraining"
+        : "step " + s.steps[frameOf(s)] + (state.moved && s.phase === "finetune" && !s.from_pretrained ? " · from random weights: no arrows" : "");
       p.draw();
     });
     curveCharts.forEach(c => c.draw());
