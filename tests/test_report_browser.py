@@ -146,6 +146,15 @@ def test_the_clock_moves_every_panel_and_zoom_is_shared(browser, hostile_run):
     page.find_element("id", "moved").click()  # arrows from the pretrained positions
     moved = _images(page)  # in the two strategies that start from them
     assert [moved[p] != plain[p] for p in (2, 3, 4, 5)] == [False, True, True, False]
+    page.find_element("id", "shared").click()  # each code panel on its own axes
+    before = page.execute_script(ticks)
+    page.execute_script(
+        "aelabReport.panels[2].canvas.dispatchEvent(new WheelEvent('wheel',"
+        "{deltaY: -500, clientX: arguments[0], clientY: arguments[1], bubbles: true}))",
+        x, y,
+    )  # fmt: skip
+    alone = page.execute_script(ticks)
+    assert [alone[p] != before[p] for p in range(6)] == [False, False, True, False, False, False]
 
 
 def test_a_sample_hovered_brushed_or_clicked_in_one_panel_shows_in_every_panel(

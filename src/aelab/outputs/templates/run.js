@@ -72,6 +72,8 @@
     c.status = node("span", "status", cap);
     c.box = node("div", "plot", c.fig);
     c.canvas = node("canvas", "", c.box);
+    c.canvas.setAttribute("role", "img");
+    c.canvas.setAttribute("aria-label", o.title);
     c.svg = svgNode("svg", {"class": "axes"}, c.box);
     if (o.legend) {
       const lg = node("div", "legend", c.fig);
@@ -171,7 +173,11 @@
     cv.addEventListener("pointerup", ev => {
       const p = at(ev), d = down; down = null;
       if (!d) return;
-      if (!d.moved) { if (c.o.click) c.o.click(c, p); return; }
+      if (!d.moved) {  // a tap on a touch screen also shows what a hover would
+        if (ev.pointerType && ev.pointerType !== "mouse" && c.o.hover) c.o.hover(c, p, ev);
+        if (c.o.click) c.o.click(c, p);
+        return;
+      }
       if (c.band) { c.band = null; c.o.select(c, c.inverse(...d.p), c.inverse(...p)); }
     });
     cv.addEventListener("pointerleave", () => { if (!down && c.o.leave) c.o.leave(c); });
@@ -304,6 +310,24 @@
     const raw = {name: "raw", fixed: true, T: 1, xy: decode(D.raw.frames, D.raw.box), phase: "raw"};
     scatterPanel("Raw data: the two most variable features", View(D.raw.box[0], D.raw.box[1]), D.raw.axes, raw);
   }
+  stages.forEach(s => {  // each stage's own frame, for "shared axes" off
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (let i = 0; i < s.xy.length; i += 2) {
+      x0 = Math.min(x0, s.xy[i]); x1 = Math.max(x1, s.xy[i]);
+      y0 = Math.min(y0, s.xy[i + 1]); y1 = Math.max(y1, s.xy[i + 1]);
+    }
+    const px = Math.max(x1 - x0, 1e-6) * 0.05, py = Math.max(y1 - y0, 1e-6) * 0.05;
+    s.ownView = View([x0 - px, x1 + px], [y0 - py, y1 + py]);
+  });
+  function shareAxes(on) {
+    panels.forEach(p => {
+      if (p.stage.fixed) return;
+      p.view.charts.splice(p.view.charts.indexOf(p), 1);
+      p.view = on ? codeView : p.stage.ownView;
+      p.view.charts.push(p);
+    });
+    redraw();
+  }
   stages.forEach(s => scatterPanel(s.phase === "pretrain" ? "Pretrained autoencoder" : (pre ? "Fine-tuned: " : "Trained: ") + s.name, codeView, D.axes, s));
 
   // Curves over training: losses, CKA to the pretrained code, per-layer CKA.
@@ -430,6 +454,7 @@
   });
   document.getElementById("moved").addEventListener("change", ev => { state.moved = ev.target.checked; redraw(); });
   if (!preStage) document.getElementById("moved").disabled = true;
+  document.getElementById("shared").addEventListener("change", ev => shareAxes(ev.target.checked));
   document.getElementById("drag").addEventListener("change", ev => { state.drag = ev.target.value; });
   const zoomAll = k => new Set(panels.map(p => p.view)).forEach(v => v.charts[0].zoom(k));
   document.getElementById("zoomin").addEventListener("click", () => zoomAll(0.8));
