@@ -94,8 +94,8 @@ def sweep_command(
         click.echo(str(result.sweep_dir))
         _warn_diverged(result.results)
         return
-    console = Console(width=max(110, Console().width))
-    console.print(sweep_table(result.summary))
+    console = Console()
+    console.print(sweep_table(result.summary, console.width))
     _warn_diverged(result.results)
     console.print(
         f"sweep folder: {result.sweep_dir}  (results.csv, summary.csv, figure: sweep.png)"
@@ -157,32 +157,73 @@ def _warn_diverged(results) -> None:
         )
 
 
-def sweep_table(summary) -> Table:
-    """The summary, best mean held-out accuracy first."""
+# A setting's column in the terminal: its header.
+SETTING_HEADERS = {"labels": "labels", "code": "code", "noise": "noise", "beta": "β",
+                   "recon_weight": "λ", "learning_rate": "lr"}  # fmt: skip
+WIDE = 120  # columns from which every interval has its own column
+
+
+def sweep_table(summary, width: int = 80) -> Table:
+    """The summary, best mean held-out accuracy first, for a console ``width`` wide: from
+    ``WIDE`` columns every number has its own column; below, each interval sits under its
+    mean, so that the means, the settings and the intervals print in full at 80 columns."""
+    # The summary's helpers import pandas and scipy: loaded when a table is printed.
+    from aelab.analysis.summary import FEW_SEEDS, GAIN, few_seeds
+
     ours = summary[summary["kind"] == "aelab"]
-    columns = [c for c in ("labels", "code", "noise", "beta", "recon_weight", "learning_rate")
-               if c in summary.columns and ours.loc[ours[c] != "", c].nunique() > 1]  # fmt: skip
-    names = {"recon_weight": "λ", "learning_rate": "lr"}
-    table = Table(box=box.SIMPLE_HEAD, title="held-out accuracy over seeds, best first")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("strategy", no_wrap=True)
-    gain = "gain_over_supervised_mean" in summary.columns
-    extra = ("vs supervised (95% CI)",) if gain else ()
-    for column in (*columns, "seeds", "mean", "95% CI", *extra, "CKA to pretrained"):
-        table.add_column(names.get(column, column), justify="right", no_wrap=True)
+    settings = [c for c in SETTING_HEADERS
+                if c in summary.columns and ours.loc[ours[c] != "", c].nunique() > 1]  # fmt: skip
+    wide, gain = width >= WIDE, "gain_over_supervised_mean" in summary.columns
+    table = Table(box=box.SIMPLE_HEAD, title="Held-out accuracy over seeds, best first")
+    if wide:
+        table.add_column("kind", no_wrap=True)
+    table.add_column("strategy", min_width=14)
+    numbers = [SETTING_HEADERS[c] for c in settings] + ["seeds"]
+    if wide:
+        numbers += ["accuracy", "95% CI", *(["vs supervised", "its 95% CI"] if gain else [])]
+    else:
+        numbers += ["accuracy\n95% CI", *(["vs supervised\n95% CI"] if gain else [])]
+    for header in (*numbers, "CKA"):
+        table.add_column(header, justify="right", no_wrap=True)
     for _, row in summary.iterrows():
-        low, high = row["test_accuracy_ci95_low"], row["test_accuracy_ci95_high"]
-        ci = "-" if low != low else f"{low:.3f}-{high:.3f}"  # NaN with one seed
-        cka = row.get("cka_to_pretrained_mean")
-        versus = ()
-        if gain:
-            d, lo, hi = (
-                row[f"gain_over_supervised_{k}"] for k in ("mean", "ci95_low", "ci95_high")
-            )
-            versus = ("" if d != d else f"{d:+.3f} ({lo:+.3f} to {hi:+.3f})",)
+        n_seeds, n_bad = _count(row.get("n_seeds")), _count(row.get("n_diverged", 0))
+        seeds = f"{n_seeds:.0f}"
+        if few_seeds(n_seeds, n_bad):
+            seeds += "*"
+            table.caption = f"* fewer than {FEW_SEEDS} seeds: read the interval with care"
+        accuracy = _with_interval(row, "test_accuracy", "{:.3f}", "{:.3f}–{:.3f}", wide)
+        between = "{:+.3f} to {:+.3f}" if wide else "{:+.3f}–{:+.3f}"
+        versus = _with_interval(row, GAIN, "{:+.3f}", between, wide) if gain else []
+        cka = _count(row.get("cka_to_pretrained_mean"))
         table.add_row(
-            row["kind"], row["strategy"], *(str(row[c]) for c in columns), str(row["n_seeds"]),
-            f"{row['test_accuracy_mean']:.3f}", ci, *versus,
-            "" if cka is None or cka != cka else f"{cka:.3f}",
+            *([row["kind"]] if wide else []), _strategy_text(row, wide),
+            *(str(row[c]) for c in settings), seeds, *accuracy, *versus,
+            "" if cka != cka else f"{cka:.3f}",
         )  # fmt: skip
     return table
+
+
+def _count(value) -> float:
+    """A summary cell as a number; NaN when it is missing or not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _strategy_text(row, wide: bool) -> str:
+    """A row's strategy, the strategy that is the same model at λ = 0, and, in the narrow
+    layout (no kind column), whether it is a baseline."""
+    text = str(row["strategy"])
+    twin = row.get("same_model_as")
+    if isinstance(twin, str) and twin:
+        text += f" = {twin} at λ=0"
+    return text if wide or row["kind"] != "baseline" else f"{text} (baseline)"
+
+
+def _with_interval(row, metric: str, mean: str, interval: str, wide: bool) -> list[str]:
+    """``metric``'s mean and 95% interval as cells: two, or one of two lines."""
+    m, lo, hi = (_count(row.get(f"{metric}_{k}")) for k in ("mean", "ci95_low", "ci95_high"))
+    first = "" if m != m else mean.format(m)
+    second = "-" if lo != lo or hi != hi else interval.format(lo, hi)
+    return [first, second] if wide else [f"{first}\n{second}" if first else ""]
