@@ -135,3 +135,23 @@ def test_the_terminal_table_keeps_its_numbers_whole(width):
 def test_enough_seeds_carry_no_mark():
     text = _printed(summarise(_rows(seeds=range(5)), same_at_lambda_zero()), 80)
     assert "*" not in text and "fewer than" not in text
+
+
+def test_the_figure_keeps_its_legends_off_the_data_and_its_bands_clipped():
+    from aelab.outputs.sweepplot import sweep_figure
+
+    fig = sweep_figure(_rows(seeds=(0, 1), labels=("5", "10", "40")))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)  # constrained layout places the legends
+    for ax in fig.axes:
+        legend = ax.get_legend().get_window_extent(renderer)
+        plot = ax.get_window_extent(renderer)
+        assert legend.y1 <= plot.y0, ax.get_title()  # below the panel, never over it
+    acc = fig.axes[0]
+    bands = [c.get_paths()[0].vertices[:, 1] for c in acc.collections if c.get_paths()]
+    assert bands and all((b >= 0).all() and (b <= 1).all() for b in bands)
+    names = acc.get_legend_handles_labels()[1]
+    assert "finetune = finetune-recon at λ=0" in names
+    assert not any(n.startswith("finetune-recon, λ=0.0") for n in names)

@@ -38,8 +38,9 @@ def sweep_figure(results) -> Figure:
     drift.set_ylabel("held-out reconstruction MSE − pretrained's")
     for ax in (acc, cka, drift):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=1,
-                  frameon=False)  # fmt: skip
+        n = len(ax.get_legend_handles_labels()[0])
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13),
+                  ncols=1 if n <= 12 else 2, frameon=False)  # fmt: skip
     return fig
 
 
