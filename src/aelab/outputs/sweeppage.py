@@ -85,13 +85,14 @@ def _label_order(values) -> list[str]:
 
 
 def _varying(summary) -> list[str]:
-    """The settings that take more than one value in aelab's rows (labels and λ always)."""
+    """The settings that take more than one value in aelab's rows (the label count always,
+    λ whenever a strategy has one)."""
     ours = summary[summary["kind"] == "aelab"]
     out = []
     for c in SETTINGS:
         if c in summary.columns:
             values = {_text(v) for v in ours[c]} - {""}
-            if c in ("labels", "recon_weight") or len(values) > 1:
+            if c == "labels" or (c == "recon_weight" and values) or len(values) > 1:
                 out.append(c)
     return out
 

@@ -181,6 +181,10 @@
                         stroke: l.color, "stroke-width": l.dashed ? 1.2 : 2,
                         "stroke-dasharray": l.dashed ? "5 3" : "none", "class": "line"}, plot);
         for (const p of pts) {
+          if (p.y[1] !== null && p.y[2] !== null && !l.dashed) {  // the interval, as a whisker
+            el("line", {x1: sx(p.x), x2: sx(p.x), y1: sy(p.y[1]), y2: sy(p.y[2]), stroke: l.color,
+                        "stroke-width": 1, opacity: 0.6}, plot);
+          }
           el("circle", {cx: sx(p.x), cy: sy(p.y[0]), r: 3.5, fill: l.color, "class": "point"}, plot);
           marks.push({x: sx(p.x), y: sy(p.y[0]), text: l.name + "\n" + p.tip});
         }
@@ -296,6 +300,7 @@
     });
   }
   measureBox.addEventListener("change", showMeasure);
-  if (measureBox.options.length) showMeasure();
+  if (Lm.lines.length && measureBox.options.length) showMeasure();
+  else document.getElementById("lambda-chart").parentNode.style.display = "none";  // no λ
   window.aelabCharts = {accuracy: accChart, lambda: lamChart};  // for tests and the console
 })();
