@@ -168,11 +168,37 @@ def test_the_charts_have_axes_and_answer_the_mouse(browser, sweep_dir):
         "document.getElementById('acc-chart').dispatchEvent(new MouseEvent('dblclick'))"
     )
     assert page.execute_script(ticks) == before
+    # dragging pans, two pointers moving apart zoom in
+    page.execute_script(
+        "const s = document.getElementById('acc-chart'), r = s.getBoundingClientRect();"
+        "const at = (type, id, dx) => s.dispatchEvent(new PointerEvent(type, {pointerId: id,"
+        "  clientX: r.x + r.width / 2 + dx, clientY: r.y + r.height / 2, bubbles: true}));"
+        "at('pointerdown', 1, 0); at('pointermove', 1, 80); at('pointerup', 1, 80);"
+    )
+    panned = page.execute_script("return window.aelabCharts.accuracy.view")
+    page.execute_script(
+        "document.getElementById('acc-chart').dispatchEvent(new MouseEvent('dblclick'))"
+    )
+    whole = page.execute_script("return window.aelabCharts.accuracy.view")
+    assert panned["x0"] < whole["x0"] and panned["x1"] - panned["x0"] == pytest.approx(
+        whole["x1"] - whole["x0"]
+    )
+    page.execute_script(
+        "const s = document.getElementById('acc-chart'), r = s.getBoundingClientRect();"
+        "const at = (type, id, dx) => s.dispatchEvent(new PointerEvent(type, {pointerId: id,"
+        "  clientX: r.x + r.width / 2 + dx, clientY: r.y + r.height / 2, bubbles: true}));"
+        "at('pointerdown', 1, -10); at('pointerdown', 2, 10); at('pointermove', 2, 60);"
+        "at('pointerup', 2, 60); at('pointerup', 1, -10);"
+    )
+    pinched = page.execute_script("return window.aelabCharts.accuracy.view")
+    assert pinched["x1"] - pinched["x0"] < (whole["x1"] - whole["x0"]) / 2
     # a legend entry hides its line
     count = "return document.querySelectorAll('#acc-chart polyline.line').length"
     n = page.execute_script(count)
     page.execute_script("document.querySelector('#acc-legend button').click()")
     assert page.execute_script(count) == n - 1
+    errors = [e for e in page.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []  # none while the charts were used either
 
 
 @pytest.mark.parametrize("width", [1400, 390])

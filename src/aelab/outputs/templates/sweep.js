@@ -236,20 +236,37 @@
       const [x, y] = toData(ev);
       zoom(x, y, ev.deltaY < 0 ? 0.8 : 1.25);
     }, {passive: false});
+    // One pointer pans; two (a pinch) zoom around their middle.
     let drag = null;
+    const down = new Map();
+    function start() {
+      const ps = Array.from(down.values());
+      drag = {ps: ps, view: self.view};
+    }
     svg.addEventListener("pointerdown", ev => {
-      drag = {p: toData(ev), view: self.view, id: ev.pointerId};
-      svg.setPointerCapture(ev.pointerId);
+      down.set(ev.pointerId, toData(ev));
+      try { svg.setPointerCapture(ev.pointerId); } catch (e) { /* a pointer already gone */ }
+      start();
     });
     svg.addEventListener("pointermove", ev => {
-      if (!drag || drag.id !== ev.pointerId) return;
-      const [x, y] = toData(ev), v = drag.view;
-      const dx = (x - drag.p[0]) / (W - L - R) * (v.x1 - v.x0);
-      const dy = (y - drag.p[1]) / (H - Tp - B) * (v.y1 - v.y0);
+      if (!drag || !down.has(ev.pointerId)) return;
+      down.set(ev.pointerId, toData(ev));
+      const now = Array.from(down.values()), v = drag.view;
+      self.view = v;
+      if (now.length >= 2 && drag.ps.length >= 2) {
+        const dist = ps => Math.hypot(ps[0][0] - ps[1][0], ps[0][1] - ps[1][1]) || 1;
+        zoom((now[0][0] + now[1][0]) / 2, (now[0][1] + now[1][1]) / 2, dist(drag.ps) / dist(now));
+        return;
+      }
+      const dx = (now[0][0] - drag.ps[0][0]) / (W - L - R) * (v.x1 - v.x0);
+      const dy = (now[0][1] - drag.ps[0][1]) / (H - Tp - B) * (v.y1 - v.y0);
       self.view = {x0: v.x0 - dx, x1: v.x1 - dx, y0: v.y0 + dy, y1: v.y1 + dy};
       draw();
     });
-    const stop = () => { drag = null; };
+    const stop = ev => {
+      down.delete(ev.pointerId);
+      if (down.size) start(); else drag = null;
+    };
     svg.addEventListener("pointerup", stop);
     svg.addEventListener("pointercancel", stop);
     svg.addEventListener("dblclick", () => { self.view = full(); draw(); });
