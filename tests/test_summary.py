@@ -119,6 +119,7 @@ def test_the_terminal_table_keeps_its_numbers_whole(width):
     summary = summarise(_rows(), same_at_lambda_zero())
     text = _printed(summary, width)
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    assert "CKA" in text and ("kind" in text) == (width == 130)  # every number a column
     for _, row in summary.iterrows():
         assert f"{row['test_accuracy_mean']:.3f}" in text
         low, high = row["test_accuracy_ci95_low"], row["test_accuracy_ci95_high"]

@@ -160,31 +160,36 @@ def _warn_diverged(results) -> None:
 # A setting's column in the terminal: its header.
 SETTING_HEADERS = {"labels": "labels", "code": "code", "noise": "noise", "beta": "β",
                    "recon_weight": "λ", "learning_rate": "lr"}  # fmt: skip
-WIDE = 120  # columns from which every interval has its own column
 
 
 def sweep_table(summary, width: int = 80) -> Table:
-    """The summary, best mean held-out accuracy first, for a console ``width`` wide: from
-    ``WIDE`` columns every number has its own column; below, each interval sits under its
-    mean, so that the means, the settings and the intervals print in full at 80 columns."""
+    """The summary, best mean held-out accuracy first, for a console ``width`` wide. Every
+    number has its own column where they fit; else each interval sits under its mean and long
+    strategy names wrap (80 columns hold the means, settings and intervals whole); a table
+    still too wide leaves out the CKA column, never a number's digits."""
+    for wide, cka in ((True, True), (False, True)):
+        table, needed = _sweep_table(summary, wide, cka)
+        if needed <= width:
+            return table
+    return _sweep_table(summary, False, False)[0]
+
+
+def _sweep_table(summary, wide: bool, with_cka: bool) -> tuple[Table, int]:
+    """The table in one layout, and the narrowest console that shows it whole."""
     # The summary's helpers import pandas and scipy: loaded when a table is printed.
     from aelab.analysis.summary import FEW_SEEDS, GAIN, few_seeds
 
     ours = summary[summary["kind"] == "aelab"]
     settings = [c for c in SETTING_HEADERS
                 if c in summary.columns and ours.loc[ours[c] != "", c].nunique() > 1]  # fmt: skip
-    wide, gain = width >= WIDE, "gain_over_supervised_mean" in summary.columns
+    gain = "gain_over_supervised_mean" in summary.columns
     table = Table(box=box.SIMPLE_HEAD, title="Held-out accuracy over seeds, best first")
+    headers = [SETTING_HEADERS[c] for c in settings] + ["seeds"]
     if wide:
-        table.add_column("kind", no_wrap=True)
-    table.add_column("strategy", min_width=14)
-    numbers = [SETTING_HEADERS[c] for c in settings] + ["seeds"]
-    if wide:
-        numbers += ["accuracy", "95% CI", *(["vs supervised", "its 95% CI"] if gain else [])]
+        headers += ["accuracy", "95% CI", *(["vs supervised", "its 95% CI"] if gain else [])]
     else:
-        numbers += ["accuracy\n95% CI", *(["vs supervised\n95% CI"] if gain else [])]
-    for header in (*numbers, "CKA"):
-        table.add_column(header, justify="right", no_wrap=True)
+        headers += ["accuracy\n95% CI", *(["vs supervised\n95% CI"] if gain else [])]
+    rows = []
     for _, row in summary.iterrows():
         n_seeds, n_bad = _count(row.get("n_seeds")), _count(row.get("n_diverged", 0))
         seeds = f"{n_seeds:.0f}"
@@ -195,12 +200,21 @@ def sweep_table(summary, width: int = 80) -> Table:
         between = "{:+.3f} to {:+.3f}" if wide else "{:+.3f}–{:+.3f}"
         versus = _with_interval(row, GAIN, "{:+.3f}", between, wide) if gain else []
         cka = _count(row.get("cka_to_pretrained_mean"))
-        table.add_row(
-            *([row["kind"]] if wide else []), _strategy_text(row, wide),
-            *(str(row[c]) for c in settings), seeds, *accuracy, *versus,
-            "" if cka != cka else f"{cka:.3f}",
-        )  # fmt: skip
-    return table
+        cells = [*(str(row[c]) for c in settings), seeds, *accuracy, *versus]
+        rows.append((row, [*cells, "" if cka != cka else f"{cka:.3f}"][: len(cells) + with_cka]))
+    strategy = 14 if not wide else max(len(_strategy_text(r, True)) for r, _ in rows)
+    needed = 2 + strategy + (2 + 8 if wide else 0)  # each column is padded by 1 a side
+    if wide:
+        table.add_column("kind", no_wrap=True)
+    table.add_column("strategy", min_width=14)  # the one column that wraps when space is short
+    for j, header in enumerate([*headers, "CKA"][: len(headers) + with_cka]):
+        cells = [header, *(cells[j] for _, cells in rows)]
+        least = max(len(line) for cell in cells for line in cell.splitlines() or [""])
+        table.add_column(header, justify="right", no_wrap=True, min_width=least)
+        needed += least + 2
+    for row, cells in rows:
+        table.add_row(*([row["kind"]] if wide else []), _strategy_text(row, wide), *cells)
+    return table, needed
 
 
 def _count(value) -> float:
