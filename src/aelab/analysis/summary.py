@@ -3,9 +3,10 @@ setting, over seeds, and the paired gain over ``supervised``. Pure functions of 
 
 The interval is Student's t over seeds, clipped to the values the metric can take (an
 accuracy or a CKA to [0, 1], a gain to [-1, 1], an error to >= 0). With few seeds t is wide
-(at n = 2 it is the mean ± 12.7 standard errors), and clipping keeps it honest without making
-it narrower where it means anything; a bootstrap of 2 or 3 values would give the range of
-those values, far too narrow. Fewer than ``FEW_SEEDS`` seeds are marked wherever it is shown.
+(at n = 2 it is the mean ± 12.7 standard errors); clipping drops only values the metric
+cannot take, so the interval covers the true mean as often as before. A bootstrap of 2 or 3
+values would give the range of those values, far too narrow. Settings with fewer than
+``FEW_SEEDS`` seeds are marked wherever the summary is shown (``few_seeds``).
 """
 
 from __future__ import annotations
@@ -153,6 +154,8 @@ def is_zero(value) -> bool:
 def _merge_same_models(frame, keys: list[str], same_model: dict[str, str]):
     """``frame`` without the lambda = 0 rows of a strategy whose twin (``same_model``) has a
     row of the same seed and settings, and ``{twin's setting: the strategy left out}``."""
+    if "recon_weight" not in keys or not same_model:
+        return frame, {}
     others = [k for k in keys if k not in ("kind", "strategy", "recon_weight")]
     ours = frame["kind"] == "aelab"
     zero = ours & frame["recon_weight"].map(is_zero)
