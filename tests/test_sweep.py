@@ -370,3 +370,30 @@ def test_noise_levels_and_betas_are_models_of_one_program(tmp_path):
 def test_betas_need_a_family_with_a_weighted_penalty():
     with pytest.raises(ConfigError, match="sweep.betas weigh the family's penalty term; model"):
         SweepConfig(base=BASE, betas=(0.5, 1.0))
+
+
+def test_lambda_zero_is_the_strategy_without_the_term_and_is_shown_once(tmp_path):
+    """At lambda = 0, joint trains what supervised trains (full batch, no randomness: the
+    same numbers), so the summary keeps one row that names both."""
+    grid = SweepConfig(
+        base=aelab.RunConfig(
+            strategies=("supervised", "joint"),
+            train=aelab.TrainConfig(pretrain_steps=30, finetune_steps=60, snapshot_every=30),
+        ),
+        seeds=(0, 1), recon_weights=(0.0, 1.0), baselines=False,
+    )  # fmt: skip
+    result = sweep(grid, out=tmp_path, name="zero")
+    rows = result.results
+    for seed in (0, 1):
+        alone = rows[(rows["seed"] == seed) & (rows["strategy"] == "supervised")]
+        twin = rows[(rows["seed"] == seed) & (rows["strategy"] == "joint")]
+        twin = twin[twin["recon_weight"] == 0.0]
+        for metric in ("test_accuracy", "cka_to_pretrained", "test_reconstruction_mse"):
+            assert twin[metric].iloc[0] == pytest.approx(alone[metric].iloc[0], abs=1e-6)
+    summary = result.summary
+    assert sorted(summary["strategy"]) == ["joint", "supervised"]
+    (line,) = summary[summary["strategy"] == "supervised"].to_dict("records")
+    assert line["same_model_as"] == "joint" and line["n_seeds"] == 2
+    assert (
+        pd.read_csv(tmp_path / "zero" / "summary.csv")["same_model_as"].tolist().count("joint") == 1
+    )
