@@ -33,7 +33,7 @@
   T.columns.forEach((c, j) => {
     const th = document.createElement("th");
     th.textContent = c.header;
-    th.className = c.type === "text" ? "text" : "";
+    th.className = (c.type === "text" ? "text " : "") + "col-" + c.key;
     th.tabIndex = 0;
     th.addEventListener("click", () => sortBy(j));
     th.addEventListener("keydown", ev => { if (ev.key === "Enter") sortBy(j); });
@@ -51,7 +51,7 @@
       else if (c.type === "interval") text = v[0] === null ? "" : fmt(v[0], c.signed) + (c.signed ? " to " : "–") + fmt(v[1], c.signed);
       else text = c.key === "seeds" || c.key === "diverged" ? (v === null ? "" : String(v)) : fmt(v, c.signed);
       td.textContent = text;
-      if (c.type === "text") td.className = "text";
+      td.className = (c.type === "text" ? "text " : "") + "col-" + c.key;
       if (c.key === "seeds" && r.few) {
         td.classList.add("few");
         td.title = "fewer than " + D.few + " seeds: a wide, uncertain interval";
