@@ -208,8 +208,8 @@ def _sweep_table(summary, wide: bool, with_cka: bool) -> tuple[Table, int]:
         table.add_column("kind", no_wrap=True)
     table.add_column("strategy", min_width=14)  # the one column that wraps when space is short
     for j, header in enumerate([*headers, "CKA"][: len(headers) + with_cka]):
-        cells = [header, *(cells[j] for _, cells in rows)]
-        least = max(len(line) for cell in cells for line in cell.splitlines() or [""])
+        column = [header, *(numbers[j] for _, numbers in rows)]
+        least = max(len(line) for cell in column for line in cell.splitlines() or [""])
         table.add_column(header, justify="right", no_wrap=True, min_width=least)
         needed += least + 2
     for row, cells in rows:
