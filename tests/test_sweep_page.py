@@ -192,6 +192,11 @@ def test_the_charts_have_axes_and_answer_the_mouse(browser, sweep_dir):
     )
     pinched = page.execute_script("return window.aelabCharts.accuracy.view")
     assert pinched["x1"] - pinched["x0"] < (whole["x1"] - whole["x0"]) / 2
+    # hovering a row of the table rings its point
+    page.execute_script(
+        "document.querySelector('#summary tbody tr').dispatchEvent(new MouseEvent('mouseenter'))"
+    )
+    assert page.execute_script("return document.querySelectorAll('#acc-chart .ring').length") == 1
     # a legend entry hides its line
     count = "return document.querySelectorAll('#acc-chart polyline.line').length"
     n = page.execute_script(count)

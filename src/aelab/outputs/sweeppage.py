@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from aelab.analysis.summary import BOUNDS, FEW_SEEDS, SAME_AS, few_seeds, lambda_rows
+from aelab.analysis.summary import FEW_SEEDS, SAME_AS, few_seeds, lambda_rows
 from aelab.outputs.folders import SweepFolder, read_sweep
 
 # The summary's settings the table can show, with their headers: a setting that takes one
@@ -112,7 +112,8 @@ def _name(row, settings: list[str], twin: bool = True) -> str:
 
 
 def _table(summary, settings: list[str]) -> dict:
-    """The table's columns (``key``, ``header``, ``type``: text, number or interval) and rows."""
+    """The table's columns (``key``, ``header``, ``type``: text, number or interval) and rows
+    (each with its point on the accuracy chart: its line's name and label count)."""
     gain = "gain_over_supervised_mean" in summary.columns
     columns = [
         {"key": "kind", "header": "Kind", "type": "text"},
@@ -131,7 +132,7 @@ def _table(summary, settings: list[str]) -> dict:
     columns += [{"key": m, "header": MORE_NUMBERS[m], "type": "number"} for m in more]
     if "n_diverged" in summary.columns and any(_number(v) for v in summary["n_diverged"]):
         columns.append({"key": "diverged", "header": "Diverged", "type": "number"})
-    rows = []
+    rows, order = [], _label_order(summary["labels"])
     for _, row in summary.iterrows():
         seeds, bad = _number(row.get("n_seeds")), _number(row.get("n_diverged"))
         acc, gains = _interval(row, "test_accuracy"), _interval(row, "gain_over_supervised")
@@ -149,7 +150,8 @@ def _table(summary, settings: list[str]) -> dict:
             "diverged": bad,
         }
         few = few_seeds(seeds if seeds is not None else math.nan, bad or 0.0)
-        rows.append({"cells": [cells[c["key"]] for c in columns], "few": few})
+        point = [_name(row, settings), order.index(_text(row.get("labels")))]
+        rows.append({"cells": [cells[c["key"]] for c in columns], "few": few, "point": point})
     return {"columns": columns, "rows": rows}
 
 
@@ -197,12 +199,10 @@ def sweep_page_data(folder: SweepFolder) -> dict:
     """Everything the page shows, as JSON-ready values."""
     summary = folder.summary
     settings = _varying(summary)
-    bounds = {m: list(b) for m, b in BOUNDS.items()}
     return {
         "table": _table(summary, settings),
         "accuracy": _accuracy_curves(summary, settings),
         "lambda": _lambda_curves(summary, settings),
-        "bounds": bounds,
         "few": FEW_SEEDS,
     }
 

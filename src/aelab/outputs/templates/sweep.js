@@ -59,7 +59,7 @@
       tr.appendChild(td);
       words.push(text.toLowerCase());
     });
-    return {tr: tr, cells: r.cells, text: words.join(" "), kind: r.cells[kindCol]};
+    return {tr: tr, cells: r.cells, text: words.join(" "), kind: r.cells[kindCol], point: r.point};
   });
   const count = document.getElementById("count");
   function key(v, type) {
@@ -166,7 +166,7 @@
       const yt = el("text", {x: 14, y: (Tp + H - B) / 2, "text-anchor": "middle",
                              transform: "rotate(-90 14 " + (Tp + H - B) / 2 + ")"}, svg);
       yt.textContent = s.yTitle;
-      const plot = el("g", {"clip-path": "url(#" + clipId + ")"}, svg);
+      const plot = el("g", {"clip-path": "url(#" + clipId + ")", "class": "plot"}, svg);
       marks = [];
       s.lines.forEach((l, i) => {
         if (self.hidden.has(i)) return;
@@ -273,6 +273,16 @@
     self.show = spec => { self.spec = spec; size(); self.view = full(); drawLegend(); draw(); };
     window.addEventListener("resize", () => { if (self.spec) { size(); draw(); } });
     self.zoom = zoom;
+    // A ring around one point (a table row's), or none.
+    self.highlight = (name, x) => {
+      const old = svg.querySelector(".ring");
+      if (old) old.remove();
+      const i = self.spec.lines.findIndex(l => l.key === name);
+      const p = i < 0 || self.hidden.has(i) ? null :
+        self.spec.lines[i].points.find(q => q.x === x && q.y[0] !== null);
+      if (p) el("circle", {cx: sx(p.x), cy: sy(p.y[0]), r: 8, fill: "none", stroke: "#000",
+                           "stroke-width": 2, "class": "ring"}, svg.querySelector("g.plot"));
+    };
     return self;
   }
   const seedsText = n => n === null ? "" : ", " + n + " seeds" + (n < D.few ? " (few: read with care)" : "");
@@ -283,6 +293,7 @@
   const A = D.accuracy;
   let colour = 0, grey = 0;
   const accLines = A.lines.map(l => ({
+    key: l.name,
     name: l.baseline ? l.name + " (scikit-learn)" : l.name,
     color: l.baseline ? ["#555", "#777", "#999", "#aaa", "#666"][grey++ % 5] : PALETTE[colour++ % PALETTE.length],
     dashed: l.baseline,
@@ -319,5 +330,10 @@
   measureBox.addEventListener("change", showMeasure);
   if (Lm.lines.length && measureBox.options.length) showMeasure();
   else document.getElementById("lambda-chart").parentNode.style.display = "none";  // no λ
+  // Hovering a row of the table rings its point on the accuracy chart.
+  rows.forEach(r => {
+    r.tr.addEventListener("mouseenter", () => accChart.highlight(r.point[0], r.point[1]));
+    r.tr.addEventListener("mouseleave", () => accChart.highlight(null, null));
+  });
   window.aelabCharts = {accuracy: accChart, lambda: lamChart};  // for tests and the console
 })();
