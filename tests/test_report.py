@@ -87,7 +87,7 @@ def test_a_sweep_gets_a_report(tmp_path):
     )  # fmt: skip
     result = sweep(grid, out=tmp_path, name="s")
     page = (result.sweep_dir / "report.html").read_text(encoding="utf-8")
-    assert "aelab sweep: s" in page and "gain_over_supervised_mean" in page
+    assert "aelab sweep: s" in page and "Gain over supervised" in page
     assert "data:image/png;base64," in page
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from string import Template
 
 from aelab.errors import RunFolderError
-from aelab.outputs.folders import RunFolder, SweepFolder, is_run, is_sweep, read_run, read_sweep
+from aelab.outputs.folders import RunFolder, is_run, is_sweep, read_run
 from aelab.outputs.reportdata import run_report_data
 from aelab.training.plan import PRETRAINED
 
@@ -110,43 +110,6 @@ def render_run(run_dir: str | Path, name: str | None = None) -> str:
     )
 
 
-def render_sweep(sweep_dir: str | Path) -> str:
-    """The page of a finished sweep folder, as HTML text."""
-    import pandas as pd  # heavy: imported when a sweep's page is made
-
-    folder: SweepFolder = read_sweep(sweep_dir, finished=True)
-    summary = folder.summary
-    show = [c for c in ("kind", "strategy", "labels", "code", "noise", "beta", "recon_weight",
-                        "learning_rate", "n_seeds") if c in summary.columns]  # fmt: skip
-    stats = [
-        c
-        for c in (
-            "test_accuracy_mean", "test_accuracy_ci95_low", "test_accuracy_ci95_high",
-            "gain_over_supervised_mean", "gain_over_supervised_ci95_low",
-            "gain_over_supervised_ci95_high", "cka_to_pretrained_mean",
-        )
-        if c in summary.columns
-    ]  # fmt: skip
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in (*show, *stats))
-    body = []
-    for _, row in summary.iterrows():
-        cells = [html.escape("" if pd.isna(row[c]) else str(row[c])) for c in show]
-        cells += ["" if pd.isna(row[c]) else f"{row[c]:.3f}" for c in stats]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    figure = folder.path / "sweep.png"
-    config = (folder.path / "sweep.toml").read_text(encoding="utf-8")
-    return Template(_template("sweep.html")).substitute(
-        title=html.escape(f"aelab sweep {folder.path.name}"),
-        heading=html.escape(folder.path.name),
-        figure=f'<img class="figure" alt="sweep figure" src="{_data_uri(figure)}">'
-        if figure.is_file()
-        else "",
-        table=f"<table><tr>{head}</tr>{''.join(body)}</table>",
-        config=html.escape(config),
-        style=_template("report.css"),
-    )
-
-
 def write_report(folder: str | Path, name: str | None = None) -> Path:
     """Write ``report.html`` into a run or sweep folder (atomically) and return its path.
 
@@ -156,6 +119,8 @@ def write_report(folder: str | Path, name: str | None = None) -> Path:
     if is_run(folder):
         page = render_run(folder, name)
     elif is_sweep(folder) and (folder / "summary.csv").is_file():
+        from aelab.outputs.sweeppage import render_sweep  # pandas, scipy: for a sweep only
+
         page = render_sweep(folder)
     else:
         raise RunFolderError(
