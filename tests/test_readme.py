@@ -15,7 +15,9 @@ numbers may differ from those written by 0.02 (seeds are fixed, machines are not
 fails when it exits with an error or writes outside its folder (the checkout's ``git status``
 or the home folder's listing changes). The blocks run once per session, in the first worker
 that asks, and every worker reads the outcome, so each block is its own test, named by its
-line.
+line. When the whole suite runs, ``conftest.py`` starts them at the start of the session, in a
+process of their own (``python tests/test_readme.py``), so that no worker sits waiting for
+them while a core is free.
 """
 
 from __future__ import annotations
@@ -179,17 +181,23 @@ def _run_all() -> dict:
     return {"blocks": outcomes, "cpu_seconds": cpu}
 
 
-@pytest.fixture(scope="session")
-def readme_outcomes() -> dict:
+def outcomes_of_the_session() -> dict:
     """The blocks' outcomes: run by the first process of the session that asks (pytest-xdist
-    workers share the session's cache folder), read from its file by the others."""
+    workers and the process ``conftest.py`` may start share the session's cache folder), read
+    from its file by the others."""
     shared = Path(os.environ["AELAB_TEST_SESSION_CACHE"])
     path = shared / "readme-outcomes.json"
     with open(shared / "readme.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists():
             path.write_text(json.dumps(_run_all()))
-        outcomes = json.loads(path.read_text())
+        return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def readme_outcomes() -> dict:
+    """The blocks' outcomes (:func:`outcomes_of_the_session`), printed."""
+    outcomes = outcomes_of_the_session()
     blocks = outcomes["blocks"].items()
     lines = [f"README.md:{k}: {v['outcome']}: {v['message']}" for k, v in blocks]
     print(f"README blocks: {outcomes['cpu_seconds']:.1f} s of CPU", *lines, sep="\n")
@@ -231,3 +239,7 @@ def test_docstring_examples_run(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the examples write their runs here
     failures, tried = doctest.testmod(importlib.import_module(module), verbose=False)
     assert tried and not failures
+
+
+if __name__ == "__main__":  # conftest.py's early start: the outcomes, into the session's folder
+    outcomes_of_the_session()
