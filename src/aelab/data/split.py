@@ -51,16 +51,18 @@ class Split:
     def info(self) -> dict:
         """What a model trained on this split needs to take raw data, as JSON-ready values:
         ``feature_names``, ``class_names``, and the scaling (raw inputs ``x`` become
-        ``(x - scaler_mean) / scaler_scale``). For a table that was encoded, also
-        :meth:`Encoding.info`: its columns (``raw_features``), which become the features
-        after missing values are filled (``impute_values``) and each categorical column is
-        one-hot encoded with its ``categories``."""
+        ``(x - scaler_mean) / scaler_scale``); for images, ``image_shape``. For a table
+        that was encoded, also :meth:`Encoding.info`: its columns (``raw_features``), which
+        become the features after missing values are filled (``impute_values``) and each
+        categorical column is one-hot encoded with its ``categories``."""
         info = {
             "feature_names": list(self.feature_names),
             "class_names": list(self.dataset.class_names),
             "scaler_mean": self.mean.tolist(),
             "scaler_scale": self.scale.tolist(),
         }
+        if self.dataset.image_shape:  # an image folder to predict is read in this shape
+            info["image_shape"] = list(self.dataset.image_shape)
         return info if self.encoding is None else {**info, **self.encoding.info()}
 
 
