@@ -16,6 +16,8 @@ from aelab.data.datasets import CHUNK_ROWS, Dataset
 from aelab.data.encoding import Encoding, encode
 from aelab.errors import ConfigError, DataError
 
+_CHUNK_BYTES = 32 * 2**20  # float64 working rows of bytes being scaled (images)
+
 
 @dataclass(frozen=True)
 class Split:
@@ -102,11 +104,15 @@ def split_dataset(
     elif dataset.x.dtype.kind in "iu" and not dataset.categories and impute is None:
         # bytes (images): statistics and the float32 inputs a chunk at a time, so that no
         # float64 copy of every pixel is made (50,000 CIFAR images: 1.2 GB)
-        shift, scale = _chunked_statistics(dataset.x, is_train, scaling)
-        x = np.empty(dataset.x.shape, np.float32)
-        for start in range(0, len(x), CHUNK_ROWS):
-            block = np.asarray(dataset.x[start : start + CHUNK_ROWS], np.float64)
-            x[start : start + CHUNK_ROWS] = (block - shift) / scale
+        rows = max(1, _CHUNK_BYTES // (8 * dataset.x.shape[1]))
+        shift, scale = _chunked_statistics(dataset.x, is_train, scaling, rows)
+        x, work = np.empty(dataset.x.shape, np.float32), np.empty((rows, dataset.x.shape[1]))
+        for start in range(0, len(x), rows):
+            block = dataset.x[start : start + rows]
+            out = work[: len(block)]  # (x - shift) / scale in float64, as for any data
+            np.subtract(block, shift, out=out)
+            np.divide(out, scale, out=out)
+            x[start : start + rows] = out
     else:
         raw, encoding = encode(dataset, is_train, impute)  # (N, D')
         train = raw[is_train]
@@ -121,14 +127,14 @@ def split_dataset(
 
 
 def _chunked_statistics(
-    x: np.ndarray, is_train: np.ndarray, scaling: str
+    x: np.ndarray, is_train: np.ndarray, scaling: str, rows: int = CHUNK_ROWS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The training rows' shift and scale, reading ``x`` a chunk at a time (means and
+    """The training rows' shift and scale, reading ``x`` ``rows`` rows at a time (means and
     variances combined chunk by chunk as Chan et al.'s parallel algorithm does)."""
     count, mean, m2 = 0, np.zeros(x.shape[1]), np.zeros(x.shape[1])
     low, high = np.full(x.shape[1], np.inf), np.full(x.shape[1], -np.inf)
-    for start in range(0, len(x), CHUNK_ROWS):
-        block = np.asarray(x[start : start + CHUNK_ROWS][is_train[start : start + CHUNK_ROWS]])
+    for start in range(0, len(x), rows):
+        block = np.asarray(x[start : start + rows][is_train[start : start + rows]])
         if len(block) == 0:
             continue
         block = block.astype(np.float64)

@@ -20,11 +20,14 @@ from aelab.training.parallel import Mesh
 from aelab.training.plan import PRETRAINED
 from aelab.training.program import HISTORY_FIELDS
 
+MAX_KEPT_INPUTS = 64 * 2**20  # bytes of scaled inputs a run folder keeps whole
+
 
 def _inputs(x: np.ndarray) -> dict[str, np.ndarray]:
-    """The scaled inputs a run folder keeps: all of them, or, for data read from disk (too
-    large to copy), the rows its report shows and every sample's first two features."""
-    if not isinstance(x, np.memmap):
+    """The scaled inputs a run folder keeps: all of them, or, for data read from disk or
+    larger than ``MAX_KEPT_INPUTS`` (50,000 CIFAR-10 images: 600 MB), the rows its report
+    shows and every sample's first two features."""
+    if not isinstance(x, np.memmap) and x.nbytes <= MAX_KEPT_INPUTS:
         return {"x": x}
     rows = shown_rows(len(x))
     return {"x": np.asarray(x[rows]), "x_rows": rows, "x_first2": np.asarray(x[:, :2])}
