@@ -75,7 +75,7 @@ def class_files(folder: Path) -> dict[str, list[Path]]:
     classes = {}
     for sub in entries:
         files = []
-        for root, dirs, names in os.walk(sub):
+        for root, dirs, names in os.walk(sub, followlinks=True):  # as ImageFolder walks
             dirs.sort()
             files += [Path(root) / name for name in sorted(names)]
         for path in files:
