@@ -145,6 +145,10 @@ def test_a_cifar_folder_has_its_test_batch_as_held_out_part(tmp_path):
     assert ds.y[-3:].tolist() == [2, 1, 0] and ds.x[-1, 0] == test[2, 1]
     one, _ = load_data(str(folder / "data_batch_1.bin"), test_file=str(folder / "test_batch.bin"))
     assert one.test_mask.sum() == 3 and one.class_names == ds.class_names
+    assert load_data(str(folder), image_size=(32, 32))[0].image_shape == (32, 32, 3)
+    for source in (str(folder), "digits"):
+        with pytest.raises(DataError, match="--image-size resizes the images of an image folder"):
+            load_data(source, image_size=(16, 16))
     with pytest.raises(DataError, match="own held-out part .* leave --test-file out"):
         load_data(str(folder), test_file=str(folder / "test_batch.bin"))
 

@@ -50,15 +50,31 @@ def load_file(
 
     The first options are a table's (:func:`aelab.data.columns.read_table_dataset`); other
     files have no columns to choose, and no missing values. ``image_size`` and ``colour``
-    are an image folder's (:func:`aelab.data.images.read_image_folder`)."""
+    are an image folder's (:func:`aelab.data.images.read_image_folder`); other data keeps
+    its own size (``image_size`` may only repeat it)."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not is_cifar_folder(path):
         refuse_pickled(path)
-        if is_cifar_folder(path):
-            return read_cifar(path), 0
         return read_image_folder(path, image_size, colour), 0
-    if not path.is_file():
+    if path.is_dir():
+        dataset, dropped = read_cifar(path), 0
+    elif not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
+    else:
+        dataset, dropped = _read_file(
+            path, label_column, drop_columns, drop_missing, categorical, impute
+        )
+    if image_size is not None and tuple(image_size) != dataset.image_shape[:2]:
+        shape = "x".join(map(str, dataset.image_shape)) or f"{dataset.x.shape[1]} features"
+        raise DataError(
+            f"{path}: --image-size resizes the images of an image folder; this data keeps its "
+            f"own size ({shape}): leave --image-size out"
+        )
+    return dataset, dropped
+
+
+def _read_file(path, label_column, drop_columns, drop_missing, categorical, impute):
+    """A data file (not a folder): the dataset, and the rows dropped for missing values."""
     lower = path.name.lower().removesuffix(".gz")
     if lower.endswith(".bin"):
         return read_cifar(path), 0
@@ -240,6 +256,11 @@ def load_data(
     }
     if source in DATASETS:
         dataset, dropped = load_dataset(source), 0
+        if image_size is not None and tuple(image_size) != dataset.image_shape[:2]:
+            raise DataError(
+                f"{source}: --image-size resizes the images of an image folder; a built-in "
+                "dataset keeps its own size: leave --image-size out"
+            )
     else:
         dataset, dropped = load_file(source, **options)
         if dataset.n_classes < 2:
