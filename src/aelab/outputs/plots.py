@@ -17,7 +17,7 @@ from aelab.analysis.metrics import seeded_rows
 from aelab.config import RunConfig
 from aelab.outputs.folders import RunFolder, read_run
 from aelab.outputs.images import draw_reconstructions
-from aelab.outputs.style import COLORS, check_dims
+from aelab.outputs.style import COLORS, check_dims, most_variable
 from aelab.training.plan import PRETRAINED
 
 _NCOLS = 4
@@ -95,14 +95,17 @@ def _code_panels(
 
 def _raw_panels(lat: dict, metrics: dict) -> list[Panel]:
     ref, features = metrics["references"], [str(f) for f in lat["feature_names"]]
-    # A run on data from disk keeps every sample's first two inputs apart ("x_first2").
-    x, pca = lat.get("x_first2", lat["x"]), lat["code/pca"]
+    # A run on data from disk keeps only every sample's first two inputs ("x_first2"); else
+    # the panel shows the two features of the largest (unscaled) variance.
+    pca, first2 = lat["code/pca"], "x_first2" in lat
+    x = lat["x_first2"] if first2 else lat["x"]
+    cols = [0, 1] if first2 else most_variable(x * lat["scaler_scale"])
     if x.shape[1] >= 2:
         raw = Panel(
-            "Raw data: first two features",
+            f"Raw data: {'first two' if first2 else 'the two most variable'} features",
             f"kNN {_fmt(ref['raw']['knn_accuracy'])} · silhouette {_fmt(ref['raw']['silhouette'])}",
-            x[:, :2],
-            (f"{features[0]}, standardised", f"{features[1]}, standardised"),
+            x[:, cols],
+            (f"{features[cols[0]]}, standardised", f"{features[cols[1]]}, standardised"),
         )
     else:
         raw = Panel(

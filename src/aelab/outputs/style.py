@@ -20,12 +20,12 @@ def rgb(color: str) -> tuple[int, int, int]:
     return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
 
 
-def frames(snapshots: np.ndarray) -> list[int]:
-    """At most MAX_FRAMES snapshot indices, the first and the last always among them."""
+def frames(snapshots: np.ndarray, limit: int = MAX_FRAMES) -> list[int]:
+    """At most ``limit`` snapshot indices, the first and the last always among them."""
     t = len(snapshots)
-    if t <= MAX_FRAMES:
+    if t <= limit:
         return list(range(t))
-    return sorted(set(np.linspace(0, t - 1, MAX_FRAMES).round().astype(int).tolist()))
+    return sorted(set(np.linspace(0, t - 1, limit).round().astype(int).tolist()))
 
 
 def shown_rows(n: int) -> np.ndarray:
@@ -34,6 +34,12 @@ def shown_rows(n: int) -> np.ndarray:
     if n <= MAX_POINTS:
         return np.arange(n)
     return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+
+
+def most_variable(raw: np.ndarray, count: int = 2) -> list[int]:
+    """The ``count`` columns of ``raw`` (n, D) of the largest variance, in column order: the
+    raw data's panels show these (a digit's first pixels are a constant border)."""
+    return sorted(np.argsort(-raw.var(axis=0), kind="stable")[:count].tolist())
 
 
 def projection(

@@ -180,8 +180,11 @@ def _slices(config: SweepConfig, done) -> list[tuple[RunConfig, list[int], bool]
         codes_done.add(run.model.code)
         finished = _finished_seeds(done, run, config)
         todo = [s for s in config.seeds if s not in finished]
-        for start in range(0, len(todo), config.seeds_per_slice):
-            work.append((run, todo[start : start + config.seeds_per_slice], baselines))
+        # slices as even as they can be: 20 seeds are two of 10, one program (16 and 4: two)
+        count = -(-len(todo) // config.seeds_per_slice)
+        sizes = [len(todo) // count + (part < len(todo) % count) for part in range(count)]
+        for start, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
+            work.append((run, todo[start : start + size], baselines))
     return work
 
 
