@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
-from importlib import resources
 from pathlib import Path
 from string import Template
 
 from aelab.errors import RunFolderError
 from aelab.outputs.folders import RunFolder, is_run, is_sweep, read_run
 from aelab.outputs.reportdata import run_report_data
+from aelab.outputs.style import page_json, page_template
 from aelab.training.plan import PRETRAINED
-
-
-def _json_block(value) -> str:
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _data_uri(path: Path) -> str:
@@ -77,10 +71,6 @@ def _settings_list(folder: RunFolder) -> str:
     )
 
 
-def _template(name: str) -> str:
-    return (resources.files("aelab.outputs") / "templates" / name).read_text(encoding="utf-8")
-
-
 def render_run(run_dir: str | Path, name: str | None = None) -> str:
     """The page of a run folder, as HTML text."""
     folder = read_run(run_dir)
@@ -97,16 +87,16 @@ def render_run(run_dir: str | Path, name: str | None = None) -> str:
         else ""
     )
     title = name or folder.path.name
-    return Template(_template("run.html")).substitute(
+    return Template(page_template("run.html")).substitute(
         title=html.escape(f"aelab run {title}"),
         heading=html.escape(title),
         settings=_settings_list(folder),
         figure=figure_html,
         metrics=_metrics_table(folder.metrics),
         subset=subset,
-        data=_json_block(data),
-        style=_template("run.css"),
-        script=_template("run.js"),
+        data=page_json(data),
+        style=page_template("run.css"),
+        script=page_template("run.js"),
     )
 
 

@@ -1,7 +1,10 @@
 """What every picture of a run shares: the class colours, which samples and snapshots large
-data shows, and the fixed map from a code to the plane."""
+data shows, the fixed map from a code to the plane, and what the HTML pages share."""
 
 from __future__ import annotations
+
+import json
+from importlib import resources
 
 import numpy as np
 
@@ -64,3 +67,15 @@ def check_dims(dims: tuple[int, int] | None, code: int, flag: str = "--plot-dims
         raise ConfigError(
             f"{flag} {','.join(map(str, dims))}: need two different code units from 0 to {code - 1}"
         )
+
+
+def page_json(value) -> str:
+    """``value`` as JSON to embed in a page's ``<script>`` block: ``<``, ``>`` and ``&``
+    escaped, so that no user string can end the block."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def page_template(name: str) -> str:
+    """The text of ``templates/<name>`` (a page's HTML, CSS or JavaScript)."""
+    return (resources.files("aelab.outputs") / "templates" / name).read_text(encoding="utf-8")

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
-from importlib import resources
 from pathlib import Path
 from string import Template
 
 from aelab.analysis.summary import FEW_SEEDS, SAME_AS, few_seeds, lambda_rows
 from aelab.outputs.folders import SweepFolder, read_sweep
+from aelab.outputs.style import page_json, page_template
 
 # The summary's settings the table can show, with their headers: a setting that takes one
 # value in aelab's rows is said once above the table instead.
@@ -46,15 +45,6 @@ MORE_NUMBERS = {
     "knn_accuracy": "kNN on the code",
     "unlabelled_accuracy": "Unlabelled accuracy",
 }
-
-
-def _json_block(value) -> str:
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-
-
-def _template(name: str) -> str:
-    return (resources.files("aelab.outputs") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _text(value) -> str:
@@ -219,13 +209,13 @@ def render_sweep(sweep_dir: str | Path) -> str:
             f'<img class="figure" alt="sweep figure" src="{uri}"></details>'
         )
     config = (folder.path / "sweep.toml").read_text(encoding="utf-8")
-    return Template(_template("sweep.html")).substitute(
+    return Template(page_template("sweep.html")).substitute(
         title=html.escape(f"aelab sweep {folder.path.name}"),
         heading=html.escape(folder.path.name),
         few=FEW_SEEDS,
         figure=picture,
         config=html.escape(config),
-        data=_json_block(sweep_page_data(folder)),
-        style=_template("sweep.css"),
-        script=_template("sweep.js"),
+        data=page_json(sweep_page_data(folder)),
+        style=page_template("sweep.css"),
+        script=page_template("sweep.js"),
     )
