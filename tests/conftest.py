@@ -8,6 +8,9 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 
 import jax
@@ -27,6 +30,37 @@ if "AELAB_TEST_SESSION_CACHE" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["AELAB_TEST_SESSION_CACHE"], True)
 os.environ["AELAB_COMPILATION_CACHE"] = os.environ["AELAB_TEST_SESSION_CACHE"]
 enable_compilation_cache()
+
+README_TEST = os.path.join(os.path.dirname(__file__), "test_readme.py")
+_early: list[subprocess.Popen] = []
+
+
+def pytest_sessionstart(session):
+    """Start the README's blocks (``test_readme.py``, a minute of CPU) in a process of their
+    own when the session will run them, so that they share the cores with the tests instead of
+    keeping a worker waiting. Only the controlling process does (not pytest-xdist's workers),
+    and not for a selection of tests that leaves them out."""
+    config = session.config
+    if (
+        hasattr(config, "workerinput")
+        or config.getoption("keyword")
+        or config.getoption("markexpr")
+    ):
+        return
+    paths = [os.path.abspath(a.split("::")[0]) for a in config.args] or [os.getcwd()]
+    readme = os.path.abspath(README_TEST)
+    if any(readme == p or readme.startswith(p.rstrip(os.sep) + os.sep) for p in paths):
+        command = [sys.executable, README_TEST]
+        _early.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True))
+
+
+def pytest_sessionfinish(session):
+    """The early README process ends with the session (before its cache folder is removed):
+    the README's tests waited for it; a session that stopped sooner needs it no more."""
+    for process in _early:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
 
 
 @pytest.fixture

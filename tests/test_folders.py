@@ -20,7 +20,8 @@ from aelab.config import RunConfig, SweepConfig, TrainConfig
 from aelab.errors import AelabError
 from aelab.outputs.folders import read_run, read_sweep
 from aelab.outputs.plots import stages_figure
-from aelab.outputs.report import render_run, render_sweep
+from aelab.outputs.report import render_run
+from aelab.outputs.sweeppage import render_sweep
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 TINY = TrainConfig(pretrain_steps=30, finetune_steps=30, snapshot_every=10)

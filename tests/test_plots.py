@@ -28,7 +28,9 @@ def test_stages_figure_opens_with_a_titled_panel_per_stage(default_run):
     fig = stages_figure(default_run.run_dir)
     titles = [ax.get_title() for ax in _drawn_axes(fig)]
     assert len(titles) == 7
-    assert titles[0].startswith("Raw data: first two features")
+    assert titles[0].startswith("Raw data: the two most variable features")
+    raw = _drawn_axes(fig)[0]  # Iris's petal length (variance 3.1 cm²) and sepal length (0.68)
+    assert "sepal length" in raw.get_xlabel() and "petal length" in raw.get_ylabel()
     acc = default_run.metrics["strategies"]["finetune-recon"]["test_accuracy"]
     assert any("finetune-recon" in t and f"test acc {acc:.2f}" in t for t in titles)
     legend = [t.get_text() for t in fig.axes[3].get_legend().get_texts()]

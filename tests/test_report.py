@@ -8,7 +8,8 @@ import pytest
 
 import aelab
 from aelab.cli import main
-from aelab.config import DataConfig, RunConfig, TrainConfig
+from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aelab.outputs.reportdata import decode
 
 FAST = TrainConfig(pretrain_steps=100, finetune_steps=150, snapshot_every=50)
 
@@ -33,8 +34,9 @@ def test_every_run_writes_a_report_with_its_data(report):
     assert len(data["samples"]["index"]) == 150 and sum(data["samples"]["train"]) == 75
     names = [s["name"] for s in data["stages"]]
     assert names == ["pretrained", "supervised", "finetune", "finetune-recon", "joint"]
-    final = np.asarray(data["stages"][-1]["frames"][-1])
-    np.testing.assert_allclose(final, result.codes["joint"], atol=1e-3)  # the 2-D code itself
+    frames = decode(data["stages"][-1]["frames"], data["box"])
+    span = np.ptp(np.asarray(data["box"]), axis=1)
+    np.testing.assert_allclose(frames[-1], result.codes["joint"], atol=span.max() / 60_000)
     assert data["stages"][1]["steps"][-1] == 150
     assert set(data["regions"]) == {"supervised", "finetune", "finetune-recon", "joint"}
     assert "held-out accuracy" in page and "r</h1>" in page
@@ -85,7 +87,7 @@ def test_a_sweep_gets_a_report(tmp_path):
     )  # fmt: skip
     result = sweep(grid, out=tmp_path, name="s")
     page = (result.sweep_dir / "report.html").read_text(encoding="utf-8")
-    assert "aelab sweep: s" in page and "gain_over_supervised_mean" in page
+    assert "aelab sweep: s" in page and "Gain over supervised" in page
     assert "data:image/png;base64," in page
 
 
@@ -142,3 +144,43 @@ def test_an_mp4_comes_with_the_gif_when_ffmpeg_is_there(report):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert probe.stdout.strip() == "1184,260"  # the GIF's size, to an even number of pixels
+
+
+def test_the_page_data_is_compact_and_its_curves_are_the_runs(report):
+    result, page = report
+    block = re.search(r'id="data">(.*?)</script>', page, re.S).group(1)
+    assert not re.search(r"\d\.\d{9,}", block)  # no float32 widened to 17 digits
+    data = _data(page)
+    cka = data["cka"]
+    assert cka["steps"] == [0, 50, 100, 150]
+    for name, curve in cka["stages"].items():  # the last snapshot is the final code
+        assert curve[-1] == pytest.approx(
+            result.metrics["strategies"][name]["cka_to_pretrained"], abs=2e-3
+        )
+    assert cka["stages"]["finetune"][0] == pytest.approx(
+        1.0, abs=1e-3
+    )  # starts at the pretrained code
+    history = data["history"]
+    assert history["fields"][:2] == ["loss", "cross_entropy"]
+    assert history["stages"]["pretrained"]["steps"][-1] == 100
+    assert len(history["stages"]["joint"]["values"][0]) == 150
+    # Iris's two features of the largest variance: petal length (3.1 cm²), sepal length (0.68)
+    assert [a.split(" ")[:2] for a in data["raw"]["axes"]] == [
+        ["sepal", "length"],
+        ["petal", "length"],
+    ]
+
+
+def test_the_digits_page_keeps_its_data_within_budget(tmp_path):
+    """The issue's worst case (digits, a 10-unit code, five stages, many snapshots): its
+    embedded data stays at most 1.5 MB, every sample drawn, with the snapshots it can afford."""
+    train = TrainConfig(pretrain_steps=30, finetune_steps=30, snapshot_every=1)  # 31 snapshots
+    config = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(code=10), train=train)
+    result = aelab.run(config, out=tmp_path, name="d")
+    page = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    block = re.search(r'id="data">(.*?)</script>', page, re.S).group(1)
+    assert len(block.encode()) <= 1_500_000
+    data = _data(page)
+    assert data["shown"] == data["total"] == 1797
+    assert all(len(s["steps"]) >= 8 for s in data["stages"])
+    assert data["raw"]["axes"] != ["pixel_0_0", "pixel_0_1"]  # not the constant border

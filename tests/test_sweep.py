@@ -96,8 +96,9 @@ def test_summary_holds_mean_sd_and_a_t_interval(small_sweep):
     assert line["n_seeds"] == 3
     assert line["test_accuracy_mean"] == pytest.approx(values.mean())
     assert line["test_accuracy_sd"] == pytest.approx(values.std(ddof=1))
-    assert line["test_accuracy_ci95_low"] == pytest.approx(values.mean() - half)
-    assert line["test_accuracy_ci95_high"] == pytest.approx(values.mean() + half)
+    # Student's t, clipped to what an accuracy can be
+    assert line["test_accuracy_ci95_low"] == pytest.approx(max(0.0, values.mean() - half))
+    assert line["test_accuracy_ci95_high"] == pytest.approx(min(1.0, values.mean() + half))
     means = summary["test_accuracy_mean"].to_numpy()
     assert (np.diff(means) <= 1e-12).all()  # best first
     saved = pd.read_csv(small_sweep.sweep_dir / "summary.csv")
@@ -306,7 +307,7 @@ def test_the_gain_over_supervised_is_paired_by_seed(small_sweep):
     ].to_dict("records")
     half = stats.t.ppf(0.975, 2) * gains.std(ddof=1) / math.sqrt(3)
     assert line["gain_over_supervised_mean"] == pytest.approx(gains.mean())
-    assert line["gain_over_supervised_ci95_low"] == pytest.approx(gains.mean() - half)
+    assert line["gain_over_supervised_ci95_low"] == pytest.approx(max(-1, gains.mean() - half))
     (ref,) = summary[(summary["strategy"] == "supervised") & (summary["labels"] == "3")].to_dict(
         "records"
     )
@@ -369,3 +370,30 @@ def test_noise_levels_and_betas_are_models_of_one_program(tmp_path):
 def test_betas_need_a_family_with_a_weighted_penalty():
     with pytest.raises(ConfigError, match="sweep.betas weigh the family's penalty term; model"):
         SweepConfig(base=BASE, betas=(0.5, 1.0))
+
+
+def test_lambda_zero_is_the_strategy_without_the_term_and_is_shown_once(tmp_path):
+    """At lambda = 0, joint trains what supervised trains (full batch, no randomness: the
+    same numbers), so the summary keeps one row that names both."""
+    grid = SweepConfig(
+        base=aelab.RunConfig(
+            strategies=("supervised", "joint"),
+            train=aelab.TrainConfig(pretrain_steps=30, finetune_steps=60, snapshot_every=30),
+        ),
+        seeds=(0, 1), recon_weights=(0.0, 1.0), baselines=False,
+    )  # fmt: skip
+    result = sweep(grid, out=tmp_path, name="zero")
+    rows = result.results
+    for seed in (0, 1):
+        alone = rows[(rows["seed"] == seed) & (rows["strategy"] == "supervised")]
+        twin = rows[(rows["seed"] == seed) & (rows["strategy"] == "joint")]
+        twin = twin[twin["recon_weight"] == 0.0]
+        for metric in ("test_accuracy", "cka_to_pretrained", "test_reconstruction_mse"):
+            assert twin[metric].iloc[0] == pytest.approx(alone[metric].iloc[0], abs=1e-6)
+    summary = result.summary
+    assert sorted(summary["strategy"]) == ["joint", "supervised"]
+    (line,) = summary[summary["strategy"] == "supervised"].to_dict("records")
+    assert line["same_model_as"] == "joint" and line["n_seeds"] == 2
+    assert (
+        pd.read_csv(tmp_path / "zero" / "summary.csv")["same_model_as"].tolist().count("joint") == 1
+    )

@@ -20,20 +20,14 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from aelab.analysis.threads import one_thread
 
 BLOCK = 256  # rows of a block: one (BLOCK, N) matrix of distances at a time (faster than 1,024)
 SMALL = 20_000_000  # rows x rows x features up to which no program is compiled
 CANDIDATES = 16  # nearest rows the float32 pass proposes for each row, float64 picks from
 _U32, _U64 = 2.0**-24, 2.0**-53  # float32's and float64's unit roundoff
 _HIGHEST = jax.lax.Precision.HIGHEST  # full float32 products on GPUs too (no TF32)
-
-
-def _one_blas_thread() -> threadpool_limits:
-    """NumPy's matrix products on one BLAS thread: once JAX or SciPy is imported, a product of
-    256 x 16 by 16 x 900 took 10-16 ms on two OpenBLAS threads of a busy 2-core machine, and
-    0.1 ms on one. (JAX's programs keep their own threads.)"""
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _error(dims: int, unit: float = _U32) -> float:
@@ -130,7 +124,7 @@ def knn_votes(
     distance, whose classes are ``labels`` (P,) in 0..C-1, and which rows are ambiguous (Q,):
     their last neighbours tie with points of another class, and scikit-learn's choice among
     them follows its own rounding and search order, so the caller asks scikit-learn."""
-    with _one_blas_thread():
+    with one_thread():
         return _knn_votes(queries, points, labels, k, n_classes)
 
 
@@ -207,7 +201,7 @@ def _knn_exact(q64, p64, labels, k, tol, n_classes) -> tuple[np.ndarray, np.ndar
 def class_distance_sums(x: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Each row's sum of Euclidean distances to the rows of each class (N, C), in float64;
     ``labels`` (N,) are 0..C-1 and a row is at distance 0 from itself."""
-    with _one_blas_thread():
+    with one_thread():
         return _class_distance_sums(x, labels, n_classes)
 
 

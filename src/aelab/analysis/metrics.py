@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aelab.analysis.threads import one_thread
+
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
     """Share of samples whose highest-scoring class is the true one."""
@@ -96,14 +98,12 @@ def probe_accuracy(code: np.ndarray, y: np.ndarray, fit: np.ndarray, test: np.nd
     """Accuracy on ``test`` of a logistic-regression probe fitted on the codes of ``fit``:
     scikit-learn's standard scaling and ``LogisticRegression(max_iter=1000)``, fitted with
     one BLAS thread."""
-    from threadpoolctl import threadpool_limits  # scikit-learn's: imported with it
-
     if len(np.unique(y[fit])) < 2 or not test.any():  # nothing to tell apart
         return float("nan")
     # With more, NumPy's and SciPy's OpenBLAS thread pools fight over the cores: a probe of
     # 5,000 x 250 codes took 2-13 s on 2 cores instead of 0.1-0.4 s. And on float32 codes its
     # lbfgs stops at a different point with each thread count; one thread is one answer.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_thread():
         return float(_sklearn_probe().fit(code[fit], y[fit]).score(code[test], y[test]))
 
 

@@ -158,9 +158,19 @@ def family_overrides(settings: dict, sweep: bool = False) -> dict:
 
 DATA_OPTIONS = (
     click.option(
-        "--dataset", help=f"One of {', '.join(DATASETS)}, or a CSV/TSV, NPZ or IDX file [iris]."
+        "--dataset",
+        help=f"One of {', '.join(DATASETS)}, a CSV/TSV, NPZ, NPY, IDX or CIFAR-10 .bin file, "
+        "or a folder of one image folder per class [iris].",
     ),
-    click.option("--test-file", help="A file like --dataset's that is the held-out part."),
+    click.option(
+        "--test-file", help="A file (or image folder) like --dataset's that is the held-out part."
+    ),
+    click.option(
+        "--image-size",
+        metavar="HxW",
+        help="Resize every image of an image folder to height x width (32x32, or 32) [off: "
+        "the images must have one size].",
+    ),
     click.option("--label-column", help="Label column of a table [label/class/target/y, or last]."),
     click.option("--drop-columns", help="Comma-separated table columns to leave out."),
     click.option(
@@ -245,6 +255,7 @@ def shared_overrides(s: dict) -> dict:
         "data.impute": s["impute"],
         "data.categorical": parsing.categorical(s["categorical"]),
         "data.scaling": s["scaling"],
+        "data.image_size": parsing.image_size(s["image_size"]),
         "data.test_size": parsing.size("--test-size", s["test_size"]),
         "data.split_seed": s["split_seed"],
         "model.hidden": parsing.int_list("--hidden", s["hidden"]),

@@ -100,3 +100,21 @@ def label_counts(text: str | None) -> list[int | str] | None:
                 f"5,10,all, got {text!r}"
             ) from None
     return out
+
+
+def image_size(text: str | None) -> list[int] | None:
+    """``--image-size``: ``"32x24"`` -> ``[32, 24]`` (height, width); ``"32"`` -> ``[32, 32]``."""
+    if text is None:
+        return None
+    parts = text.strip().lower().replace("×", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    values = values * 2 if len(values) == 1 else values
+    if len(values) != 2 or min(values) < 1:
+        raise ConfigError(
+            f"--image-size: expected height x width in pixels such as 32x32, or one number "
+            f"for a square (32), got {text!r}"
+        )
+    return values

@@ -94,8 +94,8 @@ def sweep_command(
         click.echo(str(result.sweep_dir))
         _warn_diverged(result.results)
         return
-    console = Console(width=max(110, Console().width))
-    console.print(sweep_table(result.summary))
+    console = Console()
+    console.print(sweep_table(result.summary, console.width))
     _warn_diverged(result.results)
     console.print(
         f"sweep folder: {result.sweep_dir}  (results.csv, summary.csv, figure: sweep.png)"
@@ -158,32 +158,87 @@ def _warn_diverged(results) -> None:
         )
 
 
-def sweep_table(summary) -> Table:
-    """The summary, best mean held-out accuracy first."""
+# A setting's column in the terminal: its header.
+SETTING_HEADERS = {"labels": "labels", "code": "code", "noise": "noise", "beta": "β",
+                   "recon_weight": "λ", "learning_rate": "lr"}  # fmt: skip
+
+
+def sweep_table(summary, width: int = 80) -> Table:
+    """The summary, best mean held-out accuracy first, for a console ``width`` wide. Every
+    number has its own column where they fit; else each interval sits under its mean and long
+    strategy names wrap (80 columns hold the means, settings and intervals whole); a table
+    still too wide leaves out the CKA column, never a number's digits."""
+    for wide, cka in ((True, True), (False, True)):
+        table, needed = _sweep_table(summary, wide, cka)
+        if needed <= width:
+            return table
+    return _sweep_table(summary, False, False)[0]
+
+
+def _sweep_table(summary, wide: bool, with_cka: bool) -> tuple[Table, int]:
+    """The table in one layout, and the narrowest console that shows it whole."""
+    # The summary's helpers import pandas and scipy: loaded when a table is printed.
+    from aelab.analysis.summary import FEW_SEEDS, GAIN, few_seeds
+
     ours = summary[summary["kind"] == "aelab"]
-    columns = [c for c in ("labels", "code", "noise", "beta", "recon_weight", "learning_rate")
-               if c in summary.columns and ours.loc[ours[c] != "", c].nunique() > 1]  # fmt: skip
-    names = {"recon_weight": "λ", "learning_rate": "lr"}
-    table = Table(box=box.SIMPLE_HEAD, title="held-out accuracy over seeds, best first")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("strategy", no_wrap=True)
+    settings = [c for c in SETTING_HEADERS
+                if c in summary.columns and ours.loc[ours[c] != "", c].nunique() > 1]  # fmt: skip
     gain = "gain_over_supervised_mean" in summary.columns
-    extra = ("vs supervised (95% CI)",) if gain else ()
-    for column in (*columns, "seeds", "mean", "95% CI", *extra, "CKA to pretrained"):
-        table.add_column(names.get(column, column), justify="right", no_wrap=True)
+    table = Table(box=box.SIMPLE_HEAD, title="Held-out accuracy over seeds, best first")
+    headers = [SETTING_HEADERS[c] for c in settings] + ["seeds"]
+    if wide:
+        headers += ["accuracy", "95% CI", *(["vs supervised", "its 95% CI"] if gain else [])]
+    else:
+        headers += ["accuracy\n95% CI", *(["vs supervised\n95% CI"] if gain else [])]
+    rows = []
     for _, row in summary.iterrows():
-        low, high = row["test_accuracy_ci95_low"], row["test_accuracy_ci95_high"]
-        ci = "-" if low != low else f"{low:.3f}-{high:.3f}"  # NaN with one seed
-        cka = row.get("cka_to_pretrained_mean")
-        versus = ()
-        if gain:
-            d, lo, hi = (
-                row[f"gain_over_supervised_{k}"] for k in ("mean", "ci95_low", "ci95_high")
-            )
-            versus = ("" if d != d else f"{d:+.3f} ({lo:+.3f} to {hi:+.3f})",)
-        table.add_row(
-            row["kind"], row["strategy"], *(str(row[c]) for c in columns), str(row["n_seeds"]),
-            f"{row['test_accuracy_mean']:.3f}", ci, *versus,
-            "" if cka is None or cka != cka else f"{cka:.3f}",
-        )  # fmt: skip
-    return table
+        n_seeds, n_bad = _count(row.get("n_seeds")), _count(row.get("n_diverged", 0))
+        seeds = f"{n_seeds:.0f}"
+        if few_seeds(n_seeds, n_bad):
+            seeds += "*"
+            table.caption = f"* fewer than {FEW_SEEDS} seeds: read the interval with care"
+        accuracy = _with_interval(row, "test_accuracy", "{:.3f}", "{:.3f}–{:.3f}", wide)
+        between = "{:+.3f} to {:+.3f}" if wide else "{:+.3f}–{:+.3f}"
+        versus = _with_interval(row, GAIN, "{:+.3f}", between, wide) if gain else []
+        cka = _count(row.get("cka_to_pretrained_mean"))
+        cells = [*(str(row[c]) for c in settings), seeds, *accuracy, *versus]
+        rows.append((row, [*cells, "" if cka != cka else f"{cka:.3f}"][: len(cells) + with_cka]))
+    strategy = 14 if not wide else max(len(_strategy_text(r, True)) for r, _ in rows)
+    needed = 2 + strategy + (2 + 8 if wide else 0)  # each column is padded by 1 a side
+    if wide:
+        table.add_column("kind", no_wrap=True)
+    table.add_column("strategy", min_width=14)  # the one column that wraps when space is short
+    for j, header in enumerate([*headers, "CKA"][: len(headers) + with_cka]):
+        column = [header, *(numbers[j] for _, numbers in rows)]
+        least = max(len(line) for cell in column for line in cell.splitlines() or [""])
+        table.add_column(header, justify="right", no_wrap=True, min_width=least)
+        needed += least + 2
+    for row, cells in rows:
+        table.add_row(*([row["kind"]] if wide else []), _strategy_text(row, wide), *cells)
+    return table, needed
+
+
+def _count(value) -> float:
+    """A summary cell as a number; NaN when it is missing or not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _strategy_text(row, wide: bool) -> str:
+    """A row's strategy, the strategy that is the same model at λ = 0, and, in the narrow
+    layout (no kind column), whether it is a baseline."""
+    text = str(row["strategy"])
+    twin = row.get("same_model_as")
+    if isinstance(twin, str) and twin:
+        text += f" = {twin} at λ=0"
+    return text if wide or row["kind"] != "baseline" else f"{text} (baseline)"
+
+
+def _with_interval(row, metric: str, mean: str, interval: str, wide: bool) -> list[str]:
+    """``metric``'s mean and 95% interval as cells: two, or one of two lines."""
+    m, lo, hi = (_count(row.get(f"{metric}_{k}")) for k in ("mean", "ci95_low", "ci95_high"))
+    first = "" if m != m else mean.format(m)
+    second = "-" if lo != lo or hi != hi else interval.format(lo, hi)
+    return [first, second] if wide else [f"{first}\n{second}" if first else ""]

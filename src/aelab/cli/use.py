@@ -19,7 +19,8 @@ from aelab.outputs.predicting import predict_file
     help="CSV file to write; never overwritten.",
 )  # fmt: skip
 def predict(run_dir: Path, data: str, stage: str | None, out: Path) -> None:
-    """Predict the class, probabilities and code of every sample of DATA (CSV, NPZ, ...)."""
+    """Predict the class, probabilities and code of every sample of DATA (CSV, NPZ, an image
+    folder, ...)."""
     made = predict_file(run_dir, data, stage=stage, out=out)
     score = (
         "no labels that name the run's classes, so no accuracy"

@@ -8,6 +8,7 @@ from aelab.config.run import (
     TrainConfig,
     dump_config,
     load_config,
+    max_steps,
     read_toml,
     with_overrides,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "dump_sweep_config",
     "load_config",
     "load_sweep_config",
+    "max_steps",
     "noise_kind",
     "parse_noise",
     "read_toml",

@@ -40,6 +40,8 @@ class DataConfig:
             refuses them (or ``drop_missing`` drops their rows).
         scaling: ``standard``, ``minmax`` (to [0, 1]) or ``auto`` (minmax for images,
             standard for tables).
+        image_size: (height, width) every image of an image folder is resized to; ``None``
+            requires the images to have one size.
     """
 
     dataset: str = "iris"
@@ -53,6 +55,7 @@ class DataConfig:
     categorical: str | tuple[str, ...] = "auto"
     impute: str | None = None
     scaling: str = "auto"
+    image_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or not (
@@ -60,7 +63,8 @@ class DataConfig:
         ):
             raise ConfigError(
                 f"data.dataset: unknown dataset {self.dataset!r}; choose one of "
-                f"{choices(DATASETS)}, or give the path of a .csv, .tsv, .npz or IDX file"
+                f"{choices(DATASETS)}, or give the path of a .csv, .tsv, .npz, .npy, IDX or "
+                "CIFAR-10 .bin file, or of an image folder (my_images/)"
             )
         for name in ("test_file", "label_column"):
             value = getattr(self, name)
@@ -75,6 +79,7 @@ class DataConfig:
         if not isinstance(self.drop_missing, bool):
             raise ConfigError(f"data.drop_missing must be true or false, got {self.drop_missing!r}")
         self._check_categorical()
+        self._check_image_size()
         if self.impute is not None:
             require_choice("data.impute", self.impute, IMPUTE, "imputation")
         require_choice("data.scaling", self.scaling, SCALINGS, "scaling")
@@ -112,6 +117,23 @@ class DataConfig:
                 f"values), 'none', or a list of column names, got {value!r}"
             )
 
+    def _check_image_size(self) -> None:
+        value = self.image_size
+        if value is None:
+            return
+        if isinstance(value, list):
+            value = tuple(value)
+            object.__setattr__(self, "image_size", value)
+        if not (
+            isinstance(value, tuple)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+        ):
+            raise ConfigError(
+                f"data.image_size must be [height, width] in pixels, such as [32, 32], got "
+                f"{value!r}; leave it unset to keep the images' own size"
+            )
+
     @property
     def loading(self) -> dict[str, Any]:
         """What :func:`aelab.data.load_data` reads: ``load_data(**config.data.loading)``."""
@@ -123,4 +145,5 @@ class DataConfig:
             "drop_missing": self.drop_missing,
             "categorical": self.categorical,
             "impute": self.impute,
+            "image_size": self.image_size,
         }

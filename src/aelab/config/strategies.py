@@ -51,3 +51,17 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 DEFAULT_STRATEGIES: tuple[str, ...] = tuple(STRATEGIES)
+
+
+def same_at_lambda_zero() -> dict[str, str]:
+    """Each strategy with a reconstruction term, and the strategy it is at λ = 0: the one with
+    the same start and the cross-entropy alone (``finetune-recon`` is ``finetune``, ``joint``
+    is ``supervised``). The objective then trains the same samples with the same loss, so a
+    sweep's summary shows the two as one model."""
+    return {
+        s.name: t.name
+        for s in STRATEGIES.values()
+        if s.uses_recon
+        for t in STRATEGIES.values()
+        if not t.uses_recon and t.from_pretrained == s.from_pretrained
+    }

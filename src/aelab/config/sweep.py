@@ -40,7 +40,8 @@ class SweepConfig:
         noises: input noises; one program per kind, whose levels are models of it.
         betas: weights of the family's penalty term (a VAE's beta, a sparse autoencoder's
             sparsity), models of the same program.
-        seeds_per_slice: seeds trained by one program; a finished slice is saved at once.
+        seeds_per_slice: the most seeds one program trains (the seeds are cut into as few
+            slices as that allows, as even as they can be); a finished slice is saved at once.
         baselines: also fit scikit-learn's baselines on every split and label mask.
     """
 

@@ -17,11 +17,12 @@ CHUNK_ROWS = 16_384  # rows of a memory-mapped array in memory at a time
 
 @dataclass(frozen=True)
 class Dataset:
-    """A labelled table: ``x`` (N, D) float, ``y`` (N,) int in ``[0, n_classes)``.
+    """A labelled table: ``x`` (N, D) float (``uint8`` for the pixels of an image folder or
+    of CIFAR-10's batches), ``y`` (N,) int in ``[0, n_classes)``.
 
     ``image_shape`` is (height, width) when each row is a greyscale image, (height, width,
-    channels) for colour, (length,) for a signal (rows flattened in that order), ``()`` for a
-    table.
+    3) for a colour one (each row in height, width, channel order), (length,) for a signal,
+    ``()`` for a table.
     ``test_mask`` (N,) marks samples that form the held-out part by definition (a dataset's
     own test set, or a ``--test-file``); ``None`` lets the split choose them.
 

@@ -1,4 +1,5 @@
-"""The user's own data files: CSV/TSV tables, NPZ arrays, MNIST IDX pairs.
+"""The user's own data files: CSV/TSV tables, NPZ arrays, MNIST IDX pairs, image folders
+(:mod:`aelab.data.images`) and CIFAR-10's binary batches (:mod:`aelab.data.cifar`).
 
 Every loader returns a :class:`~aelab.data.Dataset` or raises a one-line
 :class:`~aelab.errors.DataError` that names the file and, where it applies, the row and column,
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab.data.cifar import is_cifar_folder, read_cifar, refuse_pickled
 from aelab.data.columns import read_table_dataset
 from aelab.data.datasets import CHUNK_ROWS, DATASETS, Dataset, load_dataset
+from aelab.data.images import read_image_folder
 from aelab.data.tables import file_error as _fail
 from aelab.errors import DataError
 
@@ -24,9 +27,11 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def looks_like_file(name: str) -> bool:
-    """Whether a ``--dataset`` value names a file rather than a built-in dataset."""
+    """Whether a ``--dataset`` value names a file or a folder rather than a built-in
+    dataset."""
     lower = name.lower().removesuffix(".gz")
-    return "/" in name or lower.endswith((*TABLE_SUFFIXES, ".npz", ".npy", "-ubyte", ".idx"))
+    suffixes = (*TABLE_SUFFIXES, ".npz", ".npy", "-ubyte", ".idx", ".bin")
+    return "/" in name or lower.endswith(suffixes) or Path(name).is_dir()
 
 
 def load_file(
@@ -37,21 +42,49 @@ def load_file(
     drop_missing: bool = False,
     categorical: str | tuple[str, ...] = "auto",
     impute: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    colour: bool | None = None,
 ) -> tuple[Dataset, int]:
-    """Load a data file; return the dataset and how many rows were dropped for missing values.
+    """Load a data file or folder; return the dataset and how many rows were dropped for
+    missing values.
 
-    The options are a table's (:func:`aelab.data.columns.read_table_dataset`); other files
-    have no columns to choose, and no missing values."""
+    The first options are a table's (:func:`aelab.data.columns.read_table_dataset`); other
+    files have no columns to choose, and no missing values. ``image_size`` and ``colour``
+    are an image folder's (:func:`aelab.data.images.read_image_folder`); other data keeps
+    its own size (``image_size`` may only repeat it)."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir() and not is_cifar_folder(path):
+        refuse_pickled(path)
+        return read_image_folder(path, image_size, colour), 0
+    if path.is_dir():
+        dataset, dropped = read_cifar(path), 0
+    elif not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
+    else:
+        dataset, dropped = _read_file(
+            path, label_column, drop_columns, drop_missing, categorical, impute
+        )
+    if image_size is not None and tuple(image_size) != dataset.image_shape[:2]:
+        shape = "x".join(map(str, dataset.image_shape)) or f"{dataset.x.shape[1]} features"
+        raise DataError(
+            f"{path}: --image-size resizes the images of an image folder; this data keeps its "
+            f"own size ({shape}): leave --image-size out"
+        )
+    return dataset, dropped
+
+
+def _read_file(path, label_column, drop_columns, drop_missing, categorical, impute):
+    """A data file (not a folder): the dataset, and the rows dropped for missing values."""
     lower = path.name.lower().removesuffix(".gz")
+    if lower.endswith(".bin"):
+        return read_cifar(path), 0
     if lower.endswith(".npz"):
         return _npz(path), 0
     if path.name.lower().endswith(".npy"):
         return _npy(path), 0
     if lower.endswith(("-ubyte", ".idx")):
         return _idx_pair(path), 0
+    refuse_pickled(path)
     return read_table_dataset(
         path, label_column, tuple(drop_columns), drop_missing, categorical, impute
     )
@@ -203,22 +236,31 @@ def load_data(
     drop_missing: bool = False,
     categorical: str | tuple[str, ...] = "auto",
     impute: str | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> tuple[Dataset, int]:
-    """The dataset ``source`` names (a built-in name or a file), with ``test_file`` as the
-    held-out part; also the number of rows dropped for missing values. The other arguments
-    are :func:`load_file`'s (``DataConfig`` holds all of them: ``load_data(**config.loading)``).
+    """The dataset ``source`` names (a built-in name, a file or a folder), with ``test_file``
+    as the held-out part; also the number of rows dropped for missing values. The other
+    arguments are :func:`load_file`'s (``DataConfig`` holds all of them:
+    ``load_data(**config.loading)``).
 
     ``test_file`` is read as the training file was: the same label column, and the same
-    columns categorical (their categories the union of both files')."""
+    columns categorical (their categories the union of both files'); a test image folder
+    in the training images' size (``image_size``) and mode (greyscale or colour)."""
     options = {
         "label_column": label_column,
         "drop_columns": tuple(drop_columns),
         "drop_missing": drop_missing,
         "categorical": categorical if isinstance(categorical, str) else tuple(categorical),
         "impute": impute,
+        "image_size": None if image_size is None else tuple(image_size),
     }
     if source in DATASETS:
         dataset, dropped = load_dataset(source), 0
+        if image_size is not None and tuple(image_size) != dataset.image_shape[:2]:
+            raise DataError(
+                f"{source}: --image-size resizes the images of an image folder; a built-in "
+                "dataset keeps its own size: leave --image-size out"
+            )
     else:
         dataset, dropped = load_file(source, **options)
         if dataset.n_classes < 2:
@@ -228,9 +270,22 @@ def load_data(
             )
     if test_file is None:
         return dataset, dropped
+    if dataset.test_mask is not None:
+        raise DataError(
+            f"{dataset.name}: has its own held-out part (a CIFAR-10 folder's test_batch.bin, "
+            "a built-in split); leave --test-file out, or give one data batch file as --dataset"
+        )
     if dataset.label_column is not None:  # a table: read the other one the same way
         options.update(label_column=dataset.label_column, categorical=tuple(dataset.categories))
+    if len(dataset.image_shape) >= 2:  # images: the training images' mode
+        options.update(colour=len(dataset.image_shape) == 3)
     test, more = load_file(test_file, **options)
+    if dataset.image_shape and test.image_shape != dataset.image_shape:
+        shown = ("x".join(map(str, s)) for s in (test.image_shape, dataset.image_shape))
+        raise DataError(
+            f"{Path(test_file).name}: its images are {next(shown)} but the training images "
+            f"are {next(shown)}; give both one size (--image-size resizes image folders)"
+        )
     return _with_test_part(dataset, test, Path(test_file).name), dropped + more
 
 

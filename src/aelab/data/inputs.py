@@ -200,13 +200,16 @@ def read_inputs(
     classes: list[str],
     features: list[str] = (),
     text_columns: tuple[str, ...] = (),
+    image_shape: tuple[int, ...] = (),
 ) -> Inputs:
     """The data ``source`` names (a built-in dataset or a file, read as ``aelab run`` reads
     it), to be predicted by a model of ``classes`` that takes ``features``. Labels are
     optional: a table's label column is the first column that is not one of ``features``
     and holds only names of ``classes`` (columns named like a label first); an NPZ file's
     ``y``; a ``.npy`` or IDX file's labels file beside it. A table's ``text_columns`` (its
-    run's categorical ones) are read as the text written."""
+    run's categorical ones) are read as the text written. An image folder is read in the
+    model's ``image_shape`` (height, width[, 3]): its images resized to it, in its mode;
+    its class folders are the labels."""
     if str(source) in DATASETS:
         import pandas as pd  # heavy: imported when a built-in dataset is predicted
 
@@ -214,6 +217,11 @@ def read_inputs(
         frame = pd.DataFrame(ds.x, columns=list(ds.feature_names))
         return Inputs(ds.name, frame, _known(np.asarray(ds.class_names)[ds.y], classes))
     path = Path(source)
+    if path.is_dir() or path.name.lower().endswith(".bin"):  # image folder, CIFAR-10 batches
+        shape = tuple(image_shape)
+        size, colour = (shape[:2], len(shape) == 3) if len(shape) >= 2 else (None, None)
+        ds, _ = load_file(path, image_size=size, colour=colour)
+        return Inputs(ds.name, ds.x, _known(np.asarray(ds.class_names)[ds.y], classes))
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
     lower = path.name.lower().removesuffix(".gz")

@@ -139,6 +139,12 @@ def _latents(path: Path) -> dict[str, np.ndarray]:
         c.shape(f"snapshots/{stage}", snapshots, (len(steps[phase]), n, k))
         if not len(snapshots):
             raise damaged(path, f"array 'snapshots/{stage}' holds no snapshot")
+    if "recon_rows" in arrays:  # image data: a few held-out inputs and their reconstructions
+        rows = c.get("recon_rows", "iu", 1)
+        if len(rows) == 0 or rows.min() < 0 or rows.max() >= n or len(image) < 2:
+            raise damaged(path, "array 'recon_rows' does not name samples of its images")
+        for name in ("recon_inputs", *(f"recon/{s}" for s, _ in stages)):
+            c.shape(name, c.get(name, "f", 2), (len(rows), d))
     return arrays
 
 

@@ -5,8 +5,8 @@ strategy's model), moves codes in the code space, decodes them, and writes what 
 the data's own units (the run's scaling undone) into ``RUN_DIR/generated/``:
 
 - ``<name>.csv``: one row per generated sample: the code it was decoded from, then the features;
-- ``<name>.png``: an image grid for image data (digits), else a pair plot of generated against
-  real samples.
+- ``<name>.png``: a grid of tiles for image data (greyscale or colour; lines for signals),
+  else a pair plot of generated against real samples.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from aelab.errors import ConfigError
 from aelab.models import FAMILIES, family_of
 from aelab.outputs.folders import RunFolder, read_run
+from aelab.outputs.images import sample_grid
 
 MODES = ("perturb", "grid", "interpolate", "prior")
 
@@ -181,7 +182,7 @@ def _write(folder: RunFolder, base: str, z, samples, mode: str, stage: str, size
     image_shape = tuple(int(s) for s in lat["image_shape"])
     if image_shape:
         columns = size if mode == "grid" else min(len(samples), 8)
-        fig = _image_grid(samples, image_shape, columns, (real.min(), real.max()))
+        fig = sample_grid(samples, image_shape, columns, (real.min(), real.max()))
     else:
         fig = _pair_plot(samples, real, features)
     fig.suptitle(f"{mode} · {stage} model · {len(samples)} decoded codes", fontsize=10)
@@ -220,21 +221,6 @@ def _csv_text(codes: np.ndarray, samples: np.ndarray, features: list[str]) -> st
     for z, x in zip(codes, samples, strict=True):
         writer.writerow([*(f"{v:.6g}" for v in z), *(f"{v:.6g}" for v in x)])
     return text.getvalue()
-
-
-def _image_grid(samples: np.ndarray, shape: tuple[int, ...], columns: int, limits) -> Figure:
-    rows = -(-len(samples) // columns)
-    fig = Figure(figsize=(1.1 * columns, 1.1 * rows + 0.4), layout="constrained", dpi=100)
-    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
-    for ax in axes:
-        ax.axis("off")
-    for ax, image in zip(axes, samples, strict=False):
-        if len(shape) == 1:  # a signal: drawn as a curve
-            ax.plot(image, color="0.2", linewidth=0.8)
-            ax.set_ylim(*limits)
-        else:
-            ax.imshow(image.reshape(shape), cmap="gray_r", vmin=limits[0], vmax=limits[1])
-    return fig
 
 
 def _pair_plot(samples: np.ndarray, real: np.ndarray, features: list[str]) -> Figure:

@@ -16,11 +16,13 @@ from matplotlib.lines import Line2D
 from aelab.analysis.metrics import seeded_rows
 from aelab.config import RunConfig
 from aelab.outputs.folders import RunFolder, read_run
-from aelab.outputs.style import COLORS, check_dims
+from aelab.outputs.images import draw_reconstructions
+from aelab.outputs.style import COLORS, check_dims, most_variable
 from aelab.training.plan import PRETRAINED
 
 _NCOLS = 4
 _PANEL_INCHES = 4.0
+_TILE_INCHES = 0.8  # a reconstruction's height in the figure
 DPI = 110
 
 
@@ -93,14 +95,17 @@ def _code_panels(
 
 def _raw_panels(lat: dict, metrics: dict) -> list[Panel]:
     ref, features = metrics["references"], [str(f) for f in lat["feature_names"]]
-    # A run on data from disk keeps every sample's first two inputs apart ("x_first2").
-    x, pca = lat.get("x_first2", lat["x"]), lat["code/pca"]
+    # A run on data from disk keeps only every sample's first two inputs ("x_first2"); else
+    # the panel shows the two features of the largest (unscaled) variance.
+    pca, first2 = lat["code/pca"], "x_first2" in lat
+    x = lat["x_first2"] if first2 else lat["x"]
+    cols = [0, 1] if first2 else most_variable(x * lat["scaler_scale"])
     if x.shape[1] >= 2:
         raw = Panel(
-            "Raw data: first two features",
+            f"Raw data: {'first two' if first2 else 'the two most variable'} features",
             f"kNN {_fmt(ref['raw']['knn_accuracy'])} · silhouette {_fmt(ref['raw']['silhouette'])}",
-            x[:, :2],
-            (f"{features[0]}, standardised", f"{features[1]}, standardised"),
+            x[:, cols],
+            (f"{features[cols[0]]}, standardised", f"{features[cols[1]]}, standardised"),
         )
     else:
         raw = Panel(
@@ -180,7 +185,8 @@ def stages_figure(run: str | Path | RunFolder, dims: tuple[int, int] | None = No
     Colours are classes; filled markers are training samples, hollow ones held-out samples.
     Each panel's title carries its key numbers from ``metrics.json``. A code of more than two
     units is drawn through PCA fitted on the pretrained code (the first strategy's without
-    pretraining), or as the two units ``dims``.
+    pretraining), or as the two units ``dims``. For image data, a last row shows a few
+    held-out images and every stage's reconstruction of them.
     """
     folder = run if isinstance(run, RunFolder) else read_run(run)
     lat, m, config = folder.latents, folder.metrics, folder.config
@@ -190,10 +196,14 @@ def stages_figure(run: str | Path | RunFolder, dims: tuple[int, int] | None = No
     pre, *tuned = _code_panels(lat, m, folder.stages, config.model.spec.title, dims)
 
     nrows = 1 + -(-len(tuned) // _NCOLS)
-    fig = Figure(
-        figsize=(_PANEL_INCHES * _NCOLS, _PANEL_INCHES * nrows), layout="constrained", dpi=DPI
-    )
-    axes = fig.subplots(nrows, _NCOLS, squeeze=False).ravel()
+    heights = [_PANEL_INCHES] * nrows
+    if "recon_rows" in lat:  # image data: a row of inputs and their reconstructions
+        heights.append(_TILE_INCHES * (1 + len(folder.stages)) + 0.5)
+    fig = Figure(figsize=(_PANEL_INCHES * _NCOLS, sum(heights)), layout="constrained", dpi=DPI)
+    grid = fig.add_gridspec(len(heights), _NCOLS, height_ratios=heights)
+    axes = np.array([fig.add_subplot(grid[r, c]) for r in range(nrows) for c in range(_NCOLS)])
+    if len(heights) > nrows:
+        draw_reconstructions(fig.add_subplot(grid[nrows, :]), lat, folder.stages)
     slots = {0: raw, 1: pca, 2: pre, **{_NCOLS + i: p for i, p in enumerate(tuned)}}
     for i, ax in enumerate(axes):
         if i in slots:

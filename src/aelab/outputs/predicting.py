@@ -51,7 +51,7 @@ def predict_file(
     stage = run.classifier_stage if stage is None else stage
     info = run.info(stage)  # a table's own columns, and which of them hold text
     columns, text = input_columns(info), tuple(info.get("categories", {}))
-    inputs = read_inputs(data, run.class_names, columns, text)
+    inputs = read_inputs(data, run.class_names, columns, text, info.get("image_shape", ()))
     table = run.predictions(inputs.samples, stage, source=inputs.name)
     accuracy = None
     if inputs.labels is not None:

@@ -12,161 +12,19 @@ from __future__ import annotations
 
 import base64
 import html
-import io
-import json
 import os
-from importlib import resources
 from pathlib import Path
 from string import Template
 
-import matplotlib.colors as mcolors
-import numpy as np
-from matplotlib.image import imsave
-
 from aelab.errors import RunFolderError
-from aelab.outputs.folders import RunFolder, SweepFolder, is_run, is_sweep, read_run, read_sweep
-from aelab.outputs.style import COLORS, frames, projection, shown_rows
+from aelab.outputs.folders import RunFolder, is_run, is_sweep, read_run
+from aelab.outputs.reportdata import run_report_data
+from aelab.outputs.style import page_json, page_template
 from aelab.training.plan import PRETRAINED
-
-MAX_FEATURES = 8  # original features shown on hover
-GRID = 96  # decision-region resolution
-
-
-def _json_block(value) -> str:
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def _decision_regions(folder: RunFolder, box, n_classes: int) -> dict[str, str]:
-    """Each strategy's softmax head on a grid of 2-D codes, as a PNG data URI (2-D codes
-    only: a head over more units has no plane to draw on)."""
-    (x0, x1), (y0, y1) = box
-    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID))
-    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-    palette = np.array([mcolors.to_rgb(COLORS[c % len(COLORS)]) for c in range(n_classes)])
-    out = {}
-    for stage in folder.strategies:
-        if not folder.has_checkpoint(stage):
-            continue
-        model, params = folder.checkpoint(stage)
-        if model.code != 2 or model.n_classes != n_classes:
-            raise RunFolderError(
-                f"{folder.path / 'checkpoints' / (stage + '.npz')}: its model is not the run's; "
-                "rerun to write it again, or restore the file"
-            )
-        winner = np.asarray(model.logits(params, grid)).argmax(axis=1).reshape(GRID, GRID)
-        rgba = np.concatenate([palette[winner], np.full((GRID, GRID, 1), 0.22)], axis=2)
-        png = io.BytesIO()
-        imsave(png, rgba, format="png")
-        out[stage] = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
-    return out
-
-
-def _history(folder: RunFolder) -> dict[str, list[float | None]]:
-    """Loss curves, at most 400 points each."""
-    out = {}
-    for name, losses in folder.history().items():
-        loss = losses[:, 0]
-        idx = np.unique(np.linspace(0, len(loss) - 1, min(400, len(loss))).astype(int))
-        out[name] = [float(v) if np.isfinite(v) else None for v in loss[idx]] if len(loss) else []
-    return out
-
-
-def run_report_data(folder: RunFolder) -> dict:
-    """Everything the page draws, as plain JSON-ready values."""
-    lat = folder.latents
-    n = len(lat["label"])
-    shown = shown_rows(n)
-    mean, basis, axes = projection(lat[f"code/{folder.reference_stage}"], folder.reference_stage)
-
-    def plane(codes: np.ndarray) -> list:
-        return np.round((codes[..., shown, :] - mean) @ basis, 4).tolist()
-
-    stages = _stages(folder, plane)
-    every = np.concatenate([np.asarray(s["frames"]).reshape(-1, 2) for s in stages])
-    lo, hi = every.min(axis=0), every.max(axis=0)
-    pad = 0.05 * np.maximum(hi - lo, 1e-6)
-    box = [
-        [float(lo[0] - pad[0]), float(hi[0] + pad[0])],
-        [float(lo[1] - pad[1]), float(hi[1] + pad[1])],
-    ]
-    # A run on data from disk keeps only the shown rows of its inputs ("x_rows").
-    rows = lat["x"] if "x_rows" in lat else lat["x"][shown]
-    raw = rows * lat["scaler_scale"] + lat["scaler_mean"]
-    categorical = folder.metrics["data"].get("categorical", {})
-    features, values, more = _shown_features(list(lat["feature_names"]), raw, categorical)
-    regions = {}
-    if lat[f"code/{folder.reference_stage}"].shape[1] == 2:
-        regions = _decision_regions(folder, box, len(lat["class_names"]))
-    return {
-        "colors": COLORS,
-        "classes": [str(c) for c in lat["class_names"]],
-        "axes": axes,
-        "box": box,
-        "shown": len(shown),
-        "total": n,
-        "samples": {
-            "index": shown.tolist(),
-            "label": lat["label"][shown].astype(int).tolist(),
-            "train": lat["is_train"][shown].astype(bool).tolist(),
-            "labelled": lat["is_labelled"][shown].astype(bool).tolist(),
-            "features": values,
-        },
-        "feature_names": features,
-        "more_features": more,
-        "stages": stages,
-        "regions": regions,
-        "history": _history(folder),
-        "metrics": folder.metrics,
-    }
-
-
-def _shown_features(
-    names: list[str], raw: np.ndarray, categorical: dict[str, list[str]]
-) -> tuple[list[str], list[list], int]:
-    """What a sample's tooltip lists: the first ``MAX_FEATURES`` columns of the table, each
-    sample's values in them (``raw``: (n, D), unscaled), and how many columns are left out.
-    A categorical column's one-hot features fold back into the column and the sample's
-    category (``(unseen in training)`` when training never saw it)."""
-    starts = {f"{c}={values[0]}": (c, values) for c, values in categorical.items() if values}
-    columns, shown, j = [], [], 0
-    while j < len(names):
-        name = str(names[j])
-        column, values = starts.get(name, (name, ()))
-        width = max(len(values), 1)
-        if len(columns) < MAX_FEATURES:
-            if values:
-                block = raw[:, j : j + width]  # (n, C) one-hot; all 0: an unseen category
-                seen = block.max(axis=1) > 0.5
-                picked = np.where(seen, np.argmax(block, axis=1), -1)
-                shown.append([values[i] if i >= 0 else "(unseen in training)" for i in picked])
-            else:
-                shown.append(np.round(raw[:, j], 4).tolist())
-        columns.append(column)
-        j += width
-    kept = columns[:MAX_FEATURES]
-    return kept, [list(row) for row in zip(*shown, strict=True)], len(columns) - len(kept)
-
-
-def _stages(folder: RunFolder, plane) -> list[dict]:
-    """Every stage's snapshots (at most ``MAX_FRAMES``) in the plane, with their steps."""
-    lat, stages = folder.latents, []
-    for name in folder.stages:
-        snaps = lat[f"snapshots/{name}"]
-        keep = frames(snaps)
-        phase = "pretrain" if name == PRETRAINED else "finetune"
-        stages.append(
-            {
-                "name": name,
-                "steps": [int(s) for s in lat[f"snapshot_steps/{phase}"][keep]],
-                "frames": plane(snaps[keep]),
-            }
-        )
-    return stages
 
 
 def _metrics_table(metrics: dict) -> str:
@@ -189,7 +47,7 @@ def _metrics_table(metrics: dict) -> str:
     for name, values in rows.items():
         cells = "".join(f"<td>{_number(values.get(k))}</td>" for k in used)
         body.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
-    return f"<table><tr><th>stage</th>{head}</tr>{''.join(body)}</table>"
+    return f"<div class=scroll><table><tr><th>stage</th>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _number(value) -> str:
@@ -213,10 +71,6 @@ def _settings_list(folder: RunFolder) -> str:
     )
 
 
-def _template(name: str) -> str:
-    return (resources.files("aelab.outputs") / "templates" / name).read_text(encoding="utf-8")
-
-
 def render_run(run_dir: str | Path, name: str | None = None) -> str:
     """The page of a run folder, as HTML text."""
     folder = read_run(run_dir)
@@ -233,53 +87,16 @@ def render_run(run_dir: str | Path, name: str | None = None) -> str:
         else ""
     )
     title = name or folder.path.name
-    return Template(_template("run.html")).substitute(
+    return Template(page_template("run.html")).substitute(
         title=html.escape(f"aelab run {title}"),
         heading=html.escape(title),
         settings=_settings_list(folder),
         figure=figure_html,
         metrics=_metrics_table(folder.metrics),
         subset=subset,
-        data=_json_block(data),
-        style=_template("report.css"),
-        script=_template("report.js"),
-    )
-
-
-def render_sweep(sweep_dir: str | Path) -> str:
-    """The page of a finished sweep folder, as HTML text."""
-    import pandas as pd  # heavy: imported when a sweep's page is made
-
-    folder: SweepFolder = read_sweep(sweep_dir, finished=True)
-    summary = folder.summary
-    show = [c for c in ("kind", "strategy", "labels", "code", "noise", "beta", "recon_weight",
-                        "learning_rate", "n_seeds") if c in summary.columns]  # fmt: skip
-    stats = [
-        c
-        for c in (
-            "test_accuracy_mean", "test_accuracy_ci95_low", "test_accuracy_ci95_high",
-            "gain_over_supervised_mean", "gain_over_supervised_ci95_low",
-            "gain_over_supervised_ci95_high", "cka_to_pretrained_mean",
-        )
-        if c in summary.columns
-    ]  # fmt: skip
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in (*show, *stats))
-    body = []
-    for _, row in summary.iterrows():
-        cells = [html.escape("" if pd.isna(row[c]) else str(row[c])) for c in show]
-        cells += ["" if pd.isna(row[c]) else f"{row[c]:.3f}" for c in stats]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    figure = folder.path / "sweep.png"
-    config = (folder.path / "sweep.toml").read_text(encoding="utf-8")
-    return Template(_template("sweep.html")).substitute(
-        title=html.escape(f"aelab sweep {folder.path.name}"),
-        heading=html.escape(folder.path.name),
-        figure=f'<img class="figure" alt="sweep figure" src="{_data_uri(figure)}">'
-        if figure.is_file()
-        else "",
-        table=f"<table><tr>{head}</tr>{''.join(body)}</table>",
-        config=html.escape(config),
-        style=_template("report.css"),
+        data=page_json(data),
+        style=page_template("run.css"),
+        script=page_template("run.js"),
     )
 
 
@@ -292,6 +109,8 @@ def write_report(folder: str | Path, name: str | None = None) -> Path:
     if is_run(folder):
         page = render_run(folder, name)
     elif is_sweep(folder) and (folder / "summary.csv").is_file():
+        from aelab.outputs.sweeppage import render_sweep  # pandas, scipy: for a sweep only
+
         page = render_sweep(folder)
     else:
         raise RunFolderError(

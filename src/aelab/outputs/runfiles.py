@@ -10,22 +10,45 @@ import numpy as np
 
 from aelab.config import dump_config
 from aelab.outputs.checkpoint import save_checkpoint
+from aelab.outputs.images import is_image, reconstruction_rows
 from aelab.outputs.plots import plot_stages
 from aelab.outputs.report import write_report
 from aelab.outputs.style import shown_rows
 from aelab.training.experiment import Outcome
+from aelab.training.inference import apply_batched
 from aelab.training.parallel import Mesh
 from aelab.training.plan import PRETRAINED
 from aelab.training.program import HISTORY_FIELDS
 
+MAX_KEPT_INPUTS = 64 * 2**20  # bytes of scaled inputs a run folder keeps whole
+
 
 def _inputs(x: np.ndarray) -> dict[str, np.ndarray]:
-    """The scaled inputs a run folder keeps: all of them, or, for data read from disk (too
-    large to copy), the rows its report shows and every sample's first two features."""
-    if not isinstance(x, np.memmap):
+    """The scaled inputs a run folder keeps: all of them, or, for data read from disk or
+    larger than ``MAX_KEPT_INPUTS`` (50,000 CIFAR-10 images: 600 MB), the rows its report
+    shows and every sample's first two features."""
+    if not isinstance(x, np.memmap) and x.nbytes <= MAX_KEPT_INPUTS:
         return {"x": x}
     rows = shown_rows(len(x))
     return {"x": np.asarray(x[rows]), "x_rows": rows, "x_first2": np.asarray(x[:, :2])}
+
+
+def _reconstructions(outcome: Outcome) -> dict[str, np.ndarray]:
+    """For image data: a few held-out samples (``recon_rows``), their scaled inputs
+    (``recon_inputs``) and every stage's reconstruction of them (``recon/<stage>``)."""
+    split = outcome.split
+    if not is_image(split.dataset.image_shape):
+        return {}
+    rows = reconstruction_rows(split.y, split.is_train)
+    x = np.asarray(split.x[rows], np.float32)  # (K, D)
+    out = {"recon_rows": rows, "recon_inputs": x}
+    phases = [(outcome.finetune, outcome.strategies)]
+    if outcome.pretrain is not None:
+        phases.insert(0, (outcome.pretrain, (PRETRAINED,)))
+    for phase, stages in phases:
+        recon = apply_batched(outcome.model, phase.params, x)[1]  # (M, K, D)
+        out.update({f"recon/{s}": np.asarray(recon[i], np.float32) for i, s in enumerate(stages)})
+    return out
 
 
 def _latents(outcome: Outcome) -> dict[str, np.ndarray]:
@@ -47,6 +70,7 @@ def _latents(outcome: Outcome) -> dict[str, np.ndarray]:
         "image_shape": np.array(ds.image_shape, dtype=np.int64),
         "strategies": np.array(outcome.strategies),
         **_inputs(split.x),
+        **_reconstructions(outcome),
         "scaler_mean": split.mean,
         "scaler_scale": split.scale,
         **pretraining,

@@ -1,7 +1,10 @@
 """What every picture of a run shares: the class colours, which samples and snapshots large
-data shows, and the fixed map from a code to the plane."""
+data shows, the fixed map from a code to the plane, and what the HTML pages share."""
 
 from __future__ import annotations
+
+import json
+from importlib import resources
 
 import numpy as np
 
@@ -20,12 +23,12 @@ def rgb(color: str) -> tuple[int, int, int]:
     return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
 
 
-def frames(snapshots: np.ndarray) -> list[int]:
-    """At most MAX_FRAMES snapshot indices, the first and the last always among them."""
+def frames(snapshots: np.ndarray, limit: int = MAX_FRAMES) -> list[int]:
+    """At most ``limit`` snapshot indices, the first and the last always among them."""
     t = len(snapshots)
-    if t <= MAX_FRAMES:
+    if t <= limit:
         return list(range(t))
-    return sorted(set(np.linspace(0, t - 1, MAX_FRAMES).round().astype(int).tolist()))
+    return sorted(set(np.linspace(0, t - 1, limit).round().astype(int).tolist()))
 
 
 def shown_rows(n: int) -> np.ndarray:
@@ -34,6 +37,12 @@ def shown_rows(n: int) -> np.ndarray:
     if n <= MAX_POINTS:
         return np.arange(n)
     return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+
+
+def most_variable(raw: np.ndarray, count: int = 2) -> list[int]:
+    """The ``count`` columns of ``raw`` (n, D) of the largest variance, in column order: the
+    raw data's panels show these (a digit's first pixels are a constant border)."""
+    return sorted(np.argsort(-raw.var(axis=0), kind="stable")[:count].tolist())
 
 
 def projection(
@@ -58,3 +67,15 @@ def check_dims(dims: tuple[int, int] | None, code: int, flag: str = "--plot-dims
         raise ConfigError(
             f"{flag} {','.join(map(str, dims))}: need two different code units from 0 to {code - 1}"
         )
+
+
+def page_json(value) -> str:
+    """``value`` as JSON to embed in a page's ``<script>`` block: ``<``, ``>`` and ``&``
+    escaped, so that no user string can end the block."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def page_template(name: str) -> str:
+    """The text of ``templates/<name>`` (a page's HTML, CSS or JavaScript)."""
+    return (resources.files("aelab.outputs") / "templates" / name).read_text(encoding="utf-8")

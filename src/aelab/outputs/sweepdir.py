@@ -22,6 +22,7 @@ from aelab import interrupts
 from aelab.analysis.summary import METRICS, setting_text, summarise
 from aelab.cache import enable_compilation_cache
 from aelab.config import OUTER, RunConfig, SweepConfig, dump_sweep_config, noise_kind
+from aelab.config.strategies import same_at_lambda_zero
 from aelab.data import load_data
 from aelab.errors import AelabError, ConfigError
 from aelab.outputs.folders import read_sweep
@@ -104,7 +105,7 @@ def sweep(
     results = _frame(rows)
     if not (sweep_dir / "results.csv").is_file():
         _write_atomic(sweep_dir / "results.csv", results.to_csv(index=False))
-    summary = summarise(results)
+    summary = summarise(results, same_at_lambda_zero())
     _write_atomic(sweep_dir / "summary.csv", summary.to_csv(index=False))
     figure = sweep_dir / "sweep.png"
     tmp = sweep_dir / ".sweep.tmp.png"
@@ -180,8 +181,11 @@ def _slices(config: SweepConfig, done) -> list[tuple[RunConfig, list[int], bool]
         codes_done.add(run.model.code)
         finished = _finished_seeds(done, run, config)
         todo = [s for s in config.seeds if s not in finished]
-        for start in range(0, len(todo), config.seeds_per_slice):
-            work.append((run, todo[start : start + config.seeds_per_slice], baselines))
+        # slices as even as they can be: 20 seeds are two of 10, one program (16 and 4: two)
+        count = -(-len(todo) // config.seeds_per_slice)
+        sizes = [len(todo) // count + (part < len(todo) % count) for part in range(count)]
+        for start, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
+            work.append((run, todo[start : start + size], baselines))
     return work
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from aelab.analysis.summary import summarise
+from aelab.analysis.summary import SAME_AS, lambda_rows, setting_text, summarise
+from aelab.config.strategies import same_at_lambda_zero
 
 
 def sweep_figure(results) -> Figure:
-    """A sweep's three questions, with 95% confidence bands over seeds:
+    """A sweep's three questions, with 95% confidence bands over seeds (clipped to what the
+    metric can be, as in ``summary.csv``):
 
     held-out accuracy against the label count (every strategy, lambda and baseline), and how
     far fine-tuning moved the code (CKA to the pretrained code) and its reconstruction
-    (drift) against lambda.
+    (drift) against lambda. Each panel's legend sits below it, off the data.
     """
-    summary = summarise(results)
-    fig = Figure(figsize=(19, 5.2), layout="constrained")
+    summary = summarise(results, same_at_lambda_zero())
+    fig = Figure(figsize=(16, 7.5), layout="constrained")
     acc, cka, drift = fig.subplots(1, 3)
     ours = summary[summary["kind"] == "aelab"]
     varies = {
@@ -34,6 +36,11 @@ def sweep_figure(results) -> Figure:
         ax.set_title(title)
     cka.set_ylabel("linear CKA to the pretrained code")
     drift.set_ylabel("held-out reconstruction MSE − pretrained's")
+    for ax in (acc, cka, drift):
+        ax.grid(alpha=0.3)
+        n = len(ax.get_legend_handles_labels()[0])
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13),
+                  ncols=1 if n <= 12 else 2, frameon=False)  # fmt: skip
     return fig
 
 
@@ -49,6 +56,9 @@ def _accuracy_panel(acc, summary, results, varies: dict[str, bool]) -> None:
 
     def line_name(row) -> str:
         parts = [row["strategy"]]
+        twin = setting_text(row.get(SAME_AS))
+        if twin:
+            parts[0] += f" = {twin} at λ=0"
         if row["kind"] == "aelab" and lam_varies and row["recon_weight"] != "":
             parts.append(f"λ={row['recon_weight']}")
         parts += [f"{c}={row[c]}" for c, v in varies.items() if v and row[c] != ""]
@@ -74,17 +84,15 @@ def _accuracy_panel(acc, summary, results, varies: dict[str, bool]) -> None:
     acc.set_xlabel("labelled training samples")
     acc.set_ylabel("held-out accuracy (mean, 95% CI)")
     acc.set_title("Does it help? Accuracy against labels")
-    acc.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _lambda_panel(ax, summary, metric: str, extra: list[str]) -> None:
-    """``metric`` against lambda: a line per strategy, label count and ``extra`` setting,
-    and ``finetune`` (lambda 0) as a dotted level."""
-    ours = summary[summary["kind"] == "aelab"]
-    recon = ours[ours["recon_weight"] != ""]
-    for setting, group in recon.groupby(["strategy", "labels", *extra], sort=False):
+    """``metric`` against lambda: a line per strategy, label count and ``extra`` setting (its
+    lambda = 0 is the merged row of the strategy it then is), and a strategy without a
+    reconstruction term that no line holds as a dotted level."""
+    rows = lambda_rows(summary)
+    for setting, group in rows.groupby(["strategy", "labels", *extra], sort=False):
         strategy, labels, *rest = setting
-        group = group.assign(lam=group["recon_weight"].astype(float)).sort_values("lam")
         tag = "all labels" if labels == "all" else f"{labels}/class"
         more = "".join(f", {c}={v}" for c, v in zip(extra, rest, strict=True))
         (line,) = ax.plot(
@@ -94,14 +102,18 @@ def _lambda_panel(ax, summary, metric: str, extra: list[str]) -> None:
             group["lam"], group[f"{metric}_ci95_low"], group[f"{metric}_ci95_high"],
             color=line.get_color(), alpha=0.2,
         )  # fmt: skip
-    for _, row in ours[ours["strategy"] == "finetune"].iterrows():
+    ours = summary[summary["kind"] == "aelab"]
+    alone = ours["strategy"] == "finetune"
+    if SAME_AS in ours:
+        alone &= ours[SAME_AS].map(setting_text) == ""
+    for _, row in ours[alone].iterrows():
         tag = "all labels" if row["labels"] == "all" else f"{row['labels']}/class"
         more = "".join(f", {c}={row[c]}" for c in extra)
         ax.axhline(
             row[f"{metric}_mean"], color="grey", linestyle=":",
             label=f"finetune (λ = 0), {tag}{more}",
         )  # fmt: skip
-    lams = np.unique(recon["recon_weight"].astype(float))
+    lams = np.unique(rows["lam"].to_numpy(float))
     positive = lams[lams > 0]
     if len(lams) > 2 and len(positive) and positive.max() / positive.min() >= 100:
         if lams.min() > 0:
@@ -110,4 +122,3 @@ def _lambda_panel(ax, summary, metric: str, extra: list[str]) -> None:
             ax.set_xscale("symlog", linthresh=positive.min())
             ax.set_xlim(0, positive.max() * 1.5)
     ax.set_xlabel("λ (reconstruction weight)")
-    ax.legend(fontsize=7)

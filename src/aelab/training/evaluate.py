@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 
 from aelab.analysis import metrics
@@ -24,6 +25,7 @@ from aelab.training.inference import (
 
 REFERENCE_SAMPLES = 20_000  # codes are scored on a seeded sample of this many samples above it
 LAYER_SAMPLES = 5_000  # each layer's CKA to pretrained: on a seeded sample above this many
+MAX_OUTPUT_BYTES = 512 * 2**20  # reconstructions of every model kept in memory at most
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,11 @@ class Outputs:
 
     @classmethod
     def of(cls, model: AbstractModel, params: Params, x: np.ndarray) -> Outputs:
-        # From disk: each sample's error, never (M, N, D) outputs.
-        run = errors_batched if isinstance(x, np.memmap) else apply_batched
-        return cls(x, *run(model, params, x))
+        # From disk, or too large (4 strategies of 60,000 CIFAR-10 images: 2.9 GB): each
+        # sample's error, never (M, N, D) outputs.
+        m = len(jax.tree.leaves(params)[0])
+        large = isinstance(x, np.memmap) or m * x.nbytes > MAX_OUTPUT_BYTES
+        return cls(x, *(errors_batched if large else apply_batched)(model, params, x))
 
     def mse(self, i: int, rows: np.ndarray) -> float:
         """Model ``i``'s mean squared reconstruction error over ``rows``."""

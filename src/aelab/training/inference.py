@@ -14,19 +14,31 @@ from aelab.models import AbstractModel, Params
 from aelab.training.parallel import host
 
 APPLY_ROWS = 65_536  # rows evaluated at a time: bounded device memory for any data size
+APPLY_BYTES = 256 * 2**20  # and at most this much of every model's reconstructions a block
+
+
+def block_rows(params: Params, x: np.ndarray) -> int:
+    """Rows of ``x`` evaluated at a time by the models of ``params`` (leading axis): at
+    most ``APPLY_ROWS``, and few enough that their reconstructions stay within
+    ``APPLY_BYTES`` (4 models of CIFAR-10 images: 5,461 rows). Evaluation uses no batch
+    statistics, so the block size never changes a number."""
+    models = len(jax.tree.leaves(params)[0])
+    width = int(np.prod(x.shape[1:])) or 1
+    return max(1, min(APPLY_ROWS, APPLY_BYTES // (4 * models * width)))
 
 
 def _blocks(fn: Callable, params: Params, x: np.ndarray, rows: np.ndarray | None = None) -> list:
-    """``fn(params, block)`` of every block of ``APPLY_ROWS`` rows (of ``rows``, all by
+    """``fn(params, block)`` of every block of :func:`block_rows` rows (of ``rows``, all by
     default), on the host."""
+    step = block_rows(params, x)
     if rows is None:
         return [
-            jax.tree.map(host, fn(params, np.asarray(x[i : i + APPLY_ROWS])))
-            for i in range(0, len(x), APPLY_ROWS)
+            jax.tree.map(host, fn(params, np.asarray(x[i : i + step])))
+            for i in range(0, len(x), step)
         ]
     return [
-        jax.tree.map(host, fn(params, np.asarray(x[rows[i : i + APPLY_ROWS]])))
-        for i in range(0, len(rows), APPLY_ROWS)
+        jax.tree.map(host, fn(params, np.asarray(x[rows[i : i + step]])))
+        for i in range(0, len(rows), step)
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from aelab.analysis.baselines import baseline_accuracies
 from aelab.analysis.summary import METRICS
-from aelab.config import RunConfig, SweepConfig, noise_kind
+from aelab.config import RunConfig, SweepConfig, max_steps, noise_kind
 from aelab.data import Dataset, Split, split_dataset
 from aelab.training.evaluate import Outputs, knn_quality, model_metrics
 from aelab.training.parallel import Mesh
@@ -116,7 +116,7 @@ def _baseline_rows(run, config, seed: int, splits: dict) -> list[dict]:
         base = _settings(run, config, seed, labels, None)
         accuracies = baseline_accuracies(
             split.x, split.y, split.is_train, split.is_labelled,
-            tuple(run.model.hidden), run.model.code,
+            tuple(run.model.hidden), run.model.code, max_steps(),
         )  # fmt: skip
         for name, value in accuracies.items():
             rows.append(
