@@ -86,7 +86,7 @@ def test_pure_helpers():
     [
         ({"stage": "magic"}, r"--stage: 'magic' is not a stage of this run"),
         ({"sample": 150}, r"--sample 150 is not a sample of this run; use 0 to 149"),
-        ({"mode": "prior"}, r"--mode prior needs a run of a family with a prior \(vae\)"),
+        ({"mode": "prior"}, r"--mode prior needs a run of a family with a prior \(conv-vae, vae\)"),
         ({"mode": "grid", "dims": (0, 0)}, r"--dims 0,0: need two different code units"),
         ({"mode": "interpolate", "steps": 1}, r"--steps must be at least 2"),
         ({"count": 0}, r"--count must be at least 1"),

@@ -24,9 +24,10 @@ VARIANTS = [
     VariationalAutoencoder(n_inputs=4, n_classes=3, hidden=(5,), batch_norm=True),
     LadderNetwork(n_inputs=4, n_classes=3, hidden=(5,), code=2, weights=(1.0, 0.1, 0.1, 0.1)),
 ]
-# ... and every other registered family, as its config builds it
+# ... and every other registered family, as its config builds it (on signals of 4 samples
+# and with one convolution: the convolutional families need a shape, the others ignore both)
 FAMILIES = VARIANTS + [
-    ModelConfig(family=name, hidden=(5,)).build(4, 3)
+    ModelConfig(family=name, hidden=(5,), conv=(6,)).build(4, 3, (4,))
     for name, family in REGISTRY.items()
     if family.model not in {type(m) for m in VARIANTS}
 ]
@@ -50,7 +51,10 @@ def test_hidden_layers_are_the_encoder_s_layers_with_the_code_last(model):
     params = model.init(jax.random.key(0))
     x = np.random.default_rng(0).normal(size=(7, model.n_inputs)).astype(np.float32)
     layers = model.hidden_layers(params, x)
-    assert [h.shape for h in layers] == [(7, w) for w in (*model.hidden, model.code)]
+    convolutions = len(getattr(model, "conv", ()))  # feature maps first, flattened
+    assert len(layers) == convolutions + len(model.hidden) + 1
+    assert [h.shape for h in layers[convolutions:]] == [(7, w) for w in (*model.hidden, model.code)]
+    assert all(h.ndim == 2 and h.shape[0] == 7 for h in layers)
     np.testing.assert_allclose(layers[-1], model.encode(params, x), rtol=1e-6, atol=1e-6)
 
 

@@ -111,8 +111,13 @@ def options(*decorators: Callable) -> Callable:
 
 
 def family_settings() -> list[tuple[str, dataclasses.Field]]:
-    """Every family's own settings: ``(family name, field)``."""
-    return [(n, f) for n, family in FAMILIES.items() for f in dataclasses.fields(family.settings)]
+    """Every family's own settings: ``(family name, field)``, once each (a setting that
+    several families share, such as ``beta``, comes with the first of them)."""
+    out: dict[str, tuple[str, dataclasses.Field]] = {}
+    for n, family in FAMILIES.items():
+        for f in dataclasses.fields(family.settings):
+            out.setdefault(f.name, (n, f))
+    return list(out.values())
 
 
 def _flag(name: str) -> str:
@@ -133,7 +138,8 @@ def family_options(sweep: bool = False) -> list[Callable]:
             help_text = field.metadata.get("help", "") + " A list such as 0.5,1,4 sweeps it."
             out.append(click.option(_flag(field.name), field.name, help=help_text))
         else:
-            kind = type(field.default) if isinstance(field.default, int | float) else str
+            default = field.default
+            kind = type(default) if isinstance(default, int | float) else str
             out.append(
                 click.option(_flag(field.name), field.name, type=kind,
                              help=field.metadata.get("help"))

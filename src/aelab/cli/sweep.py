@@ -108,19 +108,20 @@ def _resolve(config: Path | None, settings: dict) -> SweepConfig:
     if config is not None:
         base = load_sweep_config(config)
         check_config_files(config, base.base.data, settings)
-    weights = {f.name: (family, settings.pop(f.name)) for family, f in family_settings()
+    weights = {f.name: settings.pop(f.name) for family, f in family_settings()
                if f.name == FAMILIES[family].penalty_weight}  # fmt: skip
     overrides = {**family_overrides(settings, sweep=True), **shared_overrides(settings)}
     run = with_overrides(base.base, overrides)
     grid = base.to_dict()["sweep"]
-    for setting, (family, text) in weights.items():
+    for setting, text in weights.items():
         if text is None:
             continue
         flag = "--" + setting.replace("_", "-")
-        if family != run.model.family:
+        if run.model.spec.penalty_weight != setting:
+            owners = " or ".join(n for n, f in FAMILIES.items() if f.penalty_weight == setting)
             raise ConfigError(
-                f"{flag} weighs the penalty of model family {family}; this sweep trains "
-                f"{run.model.family}; add --model {family} or leave {flag} out"
+                f"{flag} weighs the penalty of model family {owners}; this sweep trains "
+                f"{run.model.family}; add --model {owners.split()[0]} or leave {flag} out"
             )
         grid["betas"] = parsing.float_list(flag, text)
     old, new = base.base.model.spec, run.model.spec

@@ -31,6 +31,19 @@ def family_settings(family: Family) -> tuple[dataclasses.Field, ...]:
     return dataclasses.fields(family.settings)
 
 
+def shared_settings() -> dict[str, dataclasses.Field]:
+    """Every family's own settings by name, once each: families may share one (the VAE's and
+    the convolutional VAE's ``beta``) when they declare the same field (the same class's)."""
+    out: dict[str, dataclasses.Field] = {}
+    for family in FAMILIES.values():
+        for f in family_settings(family):
+            seen = out.setdefault(f.name, f)
+            assert seen is f or (seen.type, seen.default) == (f.type, f.default), (
+                f"setting {f.name!r} of {family.name} differs from another family's"
+            )
+    return out
+
+
 def _post_init(self) -> None:
     hidden = self.hidden
     if isinstance(hidden, list):
@@ -74,18 +87,21 @@ def _spec(self) -> Family:
     return FAMILIES[self.family]
 
 
-def _layout(self, n_inputs: int, n_classes: int) -> Layout:
-    """The shared settings, with the data's sizes."""
+def _layout(self, n_inputs: int, n_classes: int, input_shape: tuple[int, ...] = ()) -> Layout:
+    """The shared settings, with the data's sizes (``input_shape``: one sample's image or
+    signal shape, ``()`` for a table)."""
     return Layout(
         n_inputs=n_inputs, n_classes=n_classes, hidden=tuple(self.hidden), code=self.code,
         activation=self.activation, code_activation=self.code_activation,
         dropout=self.dropout, batch_norm=self.batch_norm,
+        input_shape=tuple(int(s) for s in input_shape),
     )  # fmt: skip
 
 
-def _build(self, n_inputs: int, n_classes: int) -> AbstractModel:
-    """The model this config describes, for ``n_inputs`` features and ``n_classes`` classes."""
-    return self.spec.make(self.layout(n_inputs, n_classes), self.settings)
+def _build(self, n_inputs: int, n_classes: int, input_shape: tuple[int, ...] = ()) -> AbstractModel:
+    """The model this config describes, for ``n_inputs`` features and ``n_classes`` classes
+    (``input_shape``: one sample's image or signal shape, ``()`` for a table)."""
+    return self.spec.make(self.layout(n_inputs, n_classes, input_shape), self.settings)
 
 
 def _own_keys(self) -> dict[str, Any]:
@@ -114,9 +130,12 @@ def _docstring() -> str:
         "    batch_norm: batch normalisation of the hidden layers and the code layer.",
         f"    family: one of {choices(FAMILIES)}.",
     ]
+    done: set[str] = set()
     for family in FAMILIES.values():
         for f in family_settings(family):
-            lines.append(f"    {f.name}: ({family.name}) {f.metadata.get('help', '')}")
+            if f.name not in done:
+                done.add(f.name)
+                lines.append(f"    {f.name}: ({family.name}) {f.metadata.get('help', '')}")
     return "\n".join(lines)
 
 
@@ -125,11 +144,9 @@ def _make() -> type:
         (name, kind, dataclasses.field(default=default)) for name, kind, default in _SHARED
     ]
     seen = {name for name, _, _ in _SHARED}
-    for family in FAMILIES.values():
-        for f in family_settings(family):
-            assert f.name not in seen, f"setting {f.name!r} of {family.name} is taken"
-            seen.add(f.name)
-            fields.append((f.name, f.type, dataclasses.field(default=f.default)))
+    for f in shared_settings().values():
+        assert f.name not in seen, f"family setting {f.name!r} is a shared setting's name"
+        fields.append((f.name, f.type, dataclasses.field(default=f.default)))
     namespace = {
         "__post_init__": _post_init,
         "__doc__": _docstring(),

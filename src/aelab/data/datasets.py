@@ -21,7 +21,8 @@ class Dataset:
     of CIFAR-10's batches), ``y`` (N,) int in ``[0, n_classes)``.
 
     ``image_shape`` is (height, width) when each row is a greyscale image, (height, width,
-    3) for a colour one (each row in height, width, channel order), ``()`` for a table.
+    3) for a colour one (each row in height, width, channel order), (length,) for a signal,
+    ``()`` for a table.
     ``test_mask`` (N,) marks samples that form the held-out part by definition (a dataset's
     own test set, or a ``--test-file``); ``None`` lets the split choose them.
 
@@ -107,7 +108,8 @@ def _mnist1d() -> Dataset:
     y = np.concatenate([data["y"], data["y_test"]]).astype(np.int32)
     test = np.arange(len(y)) >= len(data["y"])
     features = tuple(f"t{i}" for i in range(x.shape[1]))
-    return Dataset("mnist1d", x, y, features, tuple(str(c) for c in range(10)), (), test)
+    classes = tuple(str(c) for c in range(10))
+    return Dataset("mnist1d", x, y, features, classes, (x.shape[1],), test)  # signals
 
 
 def _mnist5k() -> Dataset:
@@ -130,7 +132,7 @@ class BuiltIn:
     samples: int
     features: int
     classes: int
-    image_shape: tuple[int, ...] = ()  # (height, width) when each sample is an image
+    image_shape: tuple[int, ...] = ()  # of each sample, as Dataset.image_shape
 
 
 # scikit-learn's names of the features of its tables (the CSV files hold none)
@@ -174,7 +176,7 @@ DATASETS: dict[str, BuiltIn] = {
     "mnist1d": BuiltIn(
         _mnist1d,
         "MNIST-1D signals, its own 4,000 / 1,000 split (mnist1d, made offline)",
-        samples=5000, features=40, classes=10,
+        samples=5000, features=40, classes=10, image_shape=(40,),
     ),
     "mnist5k": BuiltIn(
         _mnist5k,

@@ -95,8 +95,8 @@ def split_dataset(
                 )
     else:
         is_train = _random_split(dataset, test_size, seed)
-    if scaling == "auto":
-        scaling = "minmax" if dataset.image_shape else "standard"
+    if scaling == "auto":  # a signal (one axis) is standardised as a table is
+        scaling = "minmax" if len(dataset.image_shape) >= 2 else "standard"
     encoding = None
     if isinstance(dataset.x, np.memmap):  # from disk (never categorical, nothing missing)
         shift, scale = _chunked_statistics(dataset.x, is_train, scaling)

@@ -38,7 +38,7 @@ def parameters(*, fine_tuning: bool) -> list[inspect.Parameter]:
     skip = _NOT_PARAMETERS | (set() if fine_tuning else set(_FINE_TUNING))
     own = [("scaling", "standard"), ("random_state", None), ("verbose", 0), ("warm_start", False),
         ("early_stopping", False), ("validation_fraction", 0.1), ("n_iter_no_change", 10),
-        ("tol", 1e-4),
+        ("tol", 1e-4), ("image_shape", None),
     ]  # fmt: skip
     return [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
@@ -173,7 +173,8 @@ class AutoencoderBase(BaseEstimator):
         check_batch_size(config.train.batch_size, len(x))
         enable_compilation_cache()
         pretrain = "needed" if finetune else "only"
-        the_plan = make_plan(config, x.shape[1], n_classes, pretrain=pretrain)
+        shape = () if self.image_shape is None else tuple(plain(s) for s in self.image_shape)
+        the_plan = make_plan(config, x.shape[1], n_classes, pretrain=pretrain, input_shape=shape)
         the_plan = dataclasses.replace(the_plan, snapshots=False, lr_setting="learning_rate")
         data = SeedData(x, labels, np.ones(len(x), bool), {config.data.labels: labelled})
         start = None

@@ -35,6 +35,9 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
       the labelled samples is held out of training; fine-tuning runs in 50 chunks, the
       held-out accuracy is checked after each, training stops once it has not beaten the best
       by ``tol`` for more than ``n_iter_no_change`` checks, and the best model is kept.
+    - ``image_shape``: the shape of each row of ``X`` as an image or signal, ``(height,
+      width)``, ``(height, width, channels)`` or ``(length,)``, which the convolutional
+      families (``family="conv-ae"``, ``"conv-vae"``) need; ``None`` (the default) for a table.
 
     ``fit(X, y)``: a label of ``-1`` marks an unlabelled sample (semi-supervised training); in
     labels that are strings or objects, ``-1`` or ``"-1"`` does.

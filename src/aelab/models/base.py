@@ -45,6 +45,10 @@ class Layout:
     code_activation: str = "sigmoid"
     dropout: float = 0.0
     batch_norm: bool = False
+    # the data's shape of one sample: (length,) of a signal, (height, width) of a greyscale
+    # image, (height, width, channels) of a colour one, () of a table (n_inputs features);
+    # the convolutional families need one, the dense ones ignore it
+    input_shape: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

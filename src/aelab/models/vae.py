@@ -64,7 +64,7 @@ class VariationalAutoencoder(Autoencoder):
 
     def kl(self, params: Params, x: jax.Array) -> jax.Array:
         """KL(q(z|x) || N(0, I)) of every sample (N,), in nats."""
-        return _kl(*self.posterior(params, x))
+        return gaussian_kl(*self.posterior(params, x))
 
     def architecture(self) -> dict[str, Any]:
         """The autoencoder's layers; the encoder's last one gives the mean and log-variance,
@@ -84,12 +84,13 @@ class VariationalAutoencoder(Autoencoder):
         mean, logvar = self._posterior(params, x, p)
         eps = jax.random.normal(jax.random.fold_in(key, 1_000_003), mean.shape, mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * eps
-        penalty = self.beta * _kl(mean, logvar) / self.n_inputs
+        penalty = self.beta * gaussian_kl(mean, logvar) / self.n_inputs
         x_hat = self._decode(params, z, p)
         return (mean, x_hat, self.logits(params, mean), penalty), p.stats
 
 
-def _kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """KL(N(mean, exp(logvar)) || N(0, I)) of every sample (N,), in nats."""
     return 0.5 * jnp.sum(jnp.square(mean) + jnp.exp(logvar) - logvar - 1.0, axis=-1)
 
 
@@ -97,7 +98,7 @@ def _kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
 class VAESettings(AbstractSettings):
     """The VAE's own setting: the weight of its KL term."""
 
-    beta: float = field(default=1.0, metadata={"help": "Weight of the VAE's KL term [1]."})
+    beta: float = field(default=1.0, metadata={"help": "VAE, conv-vae: weight of the KL term [1]."})
 
     def __post_init__(self) -> None:
         beta = require_number("model.beta", self.beta)

@@ -77,8 +77,9 @@ def read_interrupted(folder: Path) -> tuple[RunConfig, Interrupted]:
         )
     config = load_config(folder / "config.toml")
     # The parameters' tree depends on the layout, not on the data's sizes: any sizes give it
-    # (the data is loaded, and checked against the run's, by the resumed run itself).
-    model = config.model.build(n_inputs=1, n_classes=2)
+    # (the data is loaded, and checked against the run's, by the resumed run itself); a
+    # one-sample signal suits the convolutional families too.
+    model = config.model.build(n_inputs=1, n_classes=2, input_shape=(1,))
     template = jax.tree.structure(jax.eval_shape(model.init, jax.random.key(0)))
     z = read_npz(folder / "resume.npz")
 

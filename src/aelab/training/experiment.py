@@ -116,7 +116,10 @@ def train_and_evaluate(
         )
     # pretraining only for the strategies that start from it, or as the reference stage
     pretrain = "always" if config.train.pretrained_reference else "needed"
-    the_plan = make_plan(config, split.x.shape[1], split.dataset.n_classes, pretrain=pretrain)
+    the_plan = make_plan(
+        config, split.x.shape[1], split.dataset.n_classes, pretrain=pretrain,
+        input_shape=split.dataset.image_shape,
+    )  # fmt: skip
     if resume is not None:
         check_resume(resume, the_plan, n_samples=len(split.y))
     data = [SeedData.from_splits({config.data.labels: split})]

@@ -148,13 +148,15 @@ def make_plan(
     noises: Sequence[str] = (),
     betas: Sequence[float] = (),
     pretrain: str = "always",
+    input_shape: tuple[int, ...] = (),
 ) -> Plan:
     """The plan of ``config`` over a grid: ``seeds`` (groups), and as models of every group,
     label counts x pretraining settings (learning rate, noise of the config's kind, beta) x
     strategies x lambda (for strategies with a reconstruction term). Unset lists take the
-    config's value. ``pretrain``: ``"always"`` (a run's figure and a sweep's CKA measure
-    against it), ``"needed"`` (only when a strategy starts from it) or ``"only"`` (pretraining
-    alone, no fine-tuning).
+    config's value. ``input_shape``: one sample's image or signal shape (``()`` for a
+    table; the convolutional families need one). ``pretrain``: ``"always"`` (a run's figure
+    and a sweep's CKA measure against it), ``"needed"`` (only when a strategy starts from it)
+    or ``"only"`` (pretraining alone, no fine-tuning).
     """
     t = config.train
     seeds = (config.seed,) if seeds is None else tuple(seeds)
@@ -166,7 +168,7 @@ def make_plan(
     model_config = config.model
     if betas:  # the family's penalty computed with weight 1, each model scaling it
         model_config = dataclasses.replace(model_config, **{family.penalty_weight: 1.0})
-    model = model_config.build(n_inputs, n_classes)
+    model = model_config.build(n_inputs, n_classes, input_shape)
 
     members = []
     strategies = [STRATEGIES[s] for s in config.strategies] if pretrain != "only" else []

@@ -65,6 +65,7 @@ def train_slice(
         run, first[0].x.shape[1], dataset.n_classes, seeds=seeds, labels=config.labels,
         recon_weights=config.recon_weights, learning_rates=config.learning_rates,
         noises=[n for n in config.noises if noise_kind(n) == kind], betas=config.betas,
+        input_shape=dataset.image_shape,
     )  # fmt: skip
     # A sweep keeps no snapshots or histories, and a diverging model only marks its row.
     the_plan = dataclasses.replace(
