@@ -15,8 +15,10 @@ A comment just before a fence changes how its block runs:
 ``bash`` blocks run with ``bash -e`` and the venv's ``aelab`` first on ``PATH``; each
 ``python`` block runs in a fresh interpreter; a block of ``>>>`` lines runs as a doctest whose
 numbers may differ from those written by 0.02 (seeds are fixed, machines are not). A block
-fails when it exits with an error or writes outside its folder (the checkout's ``git status``
-or the home folder's listing changes). The blocks run once per session, in the first worker
+fails when it exits with an error or writes outside its folder: the checkout's ``git status``
+changes, or something appears in its home folder, an empty one of its own (``HOME``), so that
+what the tests running beside it write in the real one (a browser's first start makes
+``~/.pki``) is not taken for its writing. The blocks run once per session, in the first worker
 that asks, and every worker reads the outcome, so each block is its own test, named by its
 line. When the whole suite runs, ``conftest.py`` starts them at the start of the session, in a
 process of their own (``python tests/test_readme.py``), so that no worker sits waiting for
@@ -124,8 +126,8 @@ def _command(block: Block, folder: Path) -> list[str]:
     return [sys.executable, str(script)]
 
 
-def _outside() -> tuple[str, list[str]]:
-    """What a block must leave alone: the checkout's git status and the home folder's names."""
+def _outside(home: Path) -> tuple[str, list[str]]:
+    """What a block must leave alone: the checkout's git status and its home folder's names."""
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"],
         cwd=ROOT,
@@ -133,7 +135,7 @@ def _outside() -> tuple[str, list[str]]:
         text=True,
         check=False,
     ).stdout
-    return status, sorted(os.listdir(Path.home()))
+    return status, sorted(os.listdir(home))
 
 
 def _run_block(block: Block, folder: Path) -> dict:
@@ -143,13 +145,15 @@ def _run_block(block: Block, folder: Path) -> dict:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env["AELAB_COMPILATION_CACHE"] = os.environ["AELAB_TEST_SESSION_CACHE"]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    # matplotlib's own cache, not the user's files: on a fresh machine its first import would
-    # make ~/.config/matplotlib, which the check below would take for a block's writing
+    # matplotlib's own cache, outside the block's home: its first import makes one
     env.setdefault("MPLCONFIGDIR", str(folder.parent / "matplotlib"))
+    home = folder.parent / "home"
+    home.mkdir(exist_ok=True)
+    env["HOME"] = str(home)
     env.pop("AELAB_MAX_STEPS", None)
     if block.marker != "full steps":
         env["AELAB_MAX_STEPS"] = MAX_STEPS
-    before, start = _outside(), time.monotonic()
+    before, start = _outside(home), time.monotonic()
     try:
         done = subprocess.run(
             _command(block, folder),
@@ -166,7 +170,7 @@ def _run_block(block: Block, folder: Path) -> dict:
     if done.returncode != 0:
         tail = (done.stdout + done.stderr)[-3000:]
         return {"outcome": "failed", "message": f"exit {done.returncode}:\n{tail}"}
-    if _outside() != before:
+    if _outside(home) != before:
         return {"outcome": "failed", "message": "wrote outside its temporary folder"}
     return {"outcome": "passed", "message": f"{seconds:.1f} s"}
 
