@@ -397,3 +397,20 @@ def test_lambda_zero_is_the_strategy_without_the_term_and_is_shown_once(tmp_path
     assert (
         pd.read_csv(tmp_path / "zero" / "summary.csv")["same_model_as"].tolist().count("joint") == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("seeds", "done", "sizes"),
+    [(20, 0, [10, 10]), (17, 0, [9, 8]), (3, 0, [2, 1]), (64, 0, [16] * 4), (20, 20, [])],
+)
+def test_seeds_are_cut_into_even_slices_and_a_finished_sweep_has_none(seeds, done, sizes):
+    """As few slices as ``seeds_per_slice`` allows, as even as they can be (one program when
+    they divide evenly); resuming a finished sweep trains nothing."""
+    from aelab.outputs.sweepdir import _slices  # the planner alone, without training
+
+    per_slice = 2 if seeds == 3 else 16
+    config = SweepConfig(seeds=tuple(range(seeds)), seeds_per_slice=per_slice, baselines=False)
+    rows = pd.DataFrame({"kind": ["aelab"] * done, "seed": range(done)})
+    work = _slices(config, rows)
+    assert [len(s) for _, s, _ in work] == sizes
+    assert [seed for _, s, _ in work for seed in s] == list(range(done, seeds))

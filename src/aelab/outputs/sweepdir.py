@@ -182,9 +182,10 @@ def _slices(config: SweepConfig, done) -> list[tuple[RunConfig, list[int], bool]
         finished = _finished_seeds(done, run, config)
         todo = [s for s in config.seeds if s not in finished]
         # slices as even as they can be: 20 seeds are two of 10, one program (16 and 4: two)
-        count = -(-len(todo) // config.seeds_per_slice)
+        count = -(-len(todo) // config.seeds_per_slice)  # 0 when every seed is done
         sizes = [len(todo) // count + (part < len(todo) % count) for part in range(count)]
-        for start, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
+        starts = np.cumsum([0, *sizes])[:-1]
+        for start, size in zip(starts, sizes, strict=True):
             work.append((run, todo[start : start + size], baselines))
     return work
 
