@@ -17,10 +17,11 @@ from aelab.models.layers import (
     ACTIVATIONS,
     BN_EPS,
     ForwardPass,
+    batch_norm,
     check_layout,
     dense,
     dense_init,
-    ema,
+    dropout,
     masked_moments,
 )
 from aelab.models.lazy import jax, jnp
@@ -122,11 +123,7 @@ class Autoencoder(Layout, AbstractModel):
         ]
 
     def _drop(self, h: jax.Array, p: ForwardPass, i: int) -> jax.Array:
-        # Inverted dropout: scaled while training so that evaluation needs no change.
-        if not p.training or self.dropout == 0:
-            return h
-        keep = jax.random.bernoulli(jax.random.fold_in(p.key, i), 1 - self.dropout, h.shape)
-        return jnp.where(keep, h / (1 - self.dropout), 0.0)
+        return dropout(h, p, i, self.dropout)
 
     def _norm(
         self, params: Params, part: str, i: int, layer: Params, x: jax.Array, p: ForwardPass
@@ -138,16 +135,7 @@ class Autoencoder(Layout, AbstractModel):
             return dense(layer, x)
         # No bias before batch norm (its shift replaces it): such a bias gets no gradient,
         # and Adam would turn that numerical noise into a drift the running mean lags behind.
-        a = x @ layer["w"]
-        bn, running = params["bn"][part][i], params["stats"][part][i]
-        if p.training:
-            mean, var = masked_moments(a, p.rows)
-            if p.stats is None:
-                p.stats = jax.tree.map(lambda s: s, params["stats"])
-            p.stats[part][i] = ema(running, mean, var)
-        else:
-            mean, var = running["mean"], running["var"]
-        return bn["scale"] * (a - mean) / jnp.sqrt(var + BN_EPS) + bn["shift"]
+        return batch_norm(params, part, i, x @ layer["w"], p, masked_moments)
 
     def _hidden_stack(self, params: Params, x: jax.Array, p: ForwardPass) -> list[jax.Array]:
         """The encoder's hidden layers, from the input up (none without hidden layers)."""

@@ -25,7 +25,7 @@ from aelab.models.convolution import (
     input_geometry,
     uniform_layers,
 )
-from aelab.models.layers import ACTIVATIONS, BN_EPS, ForwardPass, check_layout, dense, ema
+from aelab.models.layers import ACTIVATIONS, ForwardPass, batch_norm, check_layout, dense, dropout
 from aelab.models.lazy import jax, jnp
 
 
@@ -106,26 +106,14 @@ class ConvAutoencoder(Layout, AbstractModel):
         return params
 
     def _drop(self, h: jax.Array, p: ForwardPass, i: int) -> jax.Array:
-        # Inverted dropout, as the autoencoder's: scaled while training.
-        if not p.training or self.dropout == 0:
-            return h
-        keep = jax.random.bernoulli(jax.random.fold_in(p.key, i), 1 - self.dropout, h.shape)
-        return jnp.where(keep, h / (1 - self.dropout), 0.0)
+        return dropout(h, p, i, self.dropout)
 
     def _norm(self, params: Params, part: str, i: int, a: jax.Array, p: ForwardPass) -> jax.Array:
         """Feature maps ``a`` batch-normalised per channel when batch norm is on: with the
         training samples' statistics while training, with the running ones otherwise."""
         if not self.batch_norm:
             return a
-        bn, running = params["bn"][part][i], params["stats"][part][i]
-        if p.training:
-            mean, var = channel_moments(a, p.rows)
-            if p.stats is None:
-                p.stats = jax.tree.map(lambda s: s, params["stats"])
-            p.stats[part][i] = ema(running, mean, var)
-        else:
-            mean, var = running["mean"], running["var"]
-        return bn["scale"] * (a - mean) / jnp.sqrt(var + BN_EPS) + bn["shift"]
+        return batch_norm(params, part, i, a, p, channel_moments)
 
     def _hidden_stack(self, params: Params, x: jax.Array, p: ForwardPass) -> list[jax.Array]:
         """Every convolution's feature maps, then the dense hidden layers, each (N, width)."""

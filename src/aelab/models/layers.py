@@ -80,3 +80,31 @@ class ForwardPass:
     @property
     def training(self) -> bool:
         return self.key is not None
+
+
+Moments = Callable[[jax.Array, jax.Array | None], tuple[jax.Array, jax.Array]]
+
+
+def batch_norm(
+    params: Params, part: str, i: int, a: jax.Array, p: ForwardPass, moments: Moments
+) -> jax.Array:
+    """``a`` normalised by layer ``i`` of ``part``'s batch norm: with the statistics
+    ``moments`` takes over this batch's training samples while training (they also update the
+    running ones, into ``p.stats``), with the running statistics otherwise."""
+    bn, running = params["bn"][part][i], params["stats"][part][i]
+    if p.training:
+        mean, var = moments(a, p.rows)
+        if p.stats is None:
+            p.stats = jax.tree.map(lambda s: s, params["stats"])
+        p.stats[part][i] = ema(running, mean, var)
+    else:
+        mean, var = running["mean"], running["var"]
+    return bn["scale"] * (a - mean) / jnp.sqrt(var + BN_EPS) + bn["shift"]
+
+
+def dropout(h: jax.Array, p: ForwardPass, i: int, rate: float) -> jax.Array:
+    """Inverted dropout of layer ``i``: scaled while training, so evaluation needs no change."""
+    if not p.training or rate == 0:
+        return h
+    keep = jax.random.bernoulli(jax.random.fold_in(p.key, i), 1 - rate, h.shape)
+    return jnp.where(keep, h / (1 - rate), 0.0)
