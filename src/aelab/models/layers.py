@@ -82,11 +82,13 @@ class ForwardPass:
         return self.key is not None
 
 
-Moments = Callable[[jax.Array, jax.Array | None], tuple[jax.Array, jax.Array]]
-
-
 def batch_norm(
-    params: Params, part: str, i: int, a: jax.Array, p: ForwardPass, moments: Moments
+    params: Params,
+    part: str,
+    i: int,
+    a: jax.Array,
+    p: ForwardPass,
+    moments: Callable[[jax.Array, jax.Array | None], tuple[jax.Array, jax.Array]],
 ) -> jax.Array:
     """``a`` normalised by layer ``i`` of ``part``'s batch norm: with the statistics
     ``moments`` takes over this batch's training samples while training (they also update the
