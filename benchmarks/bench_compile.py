@@ -18,7 +18,10 @@ compiles):
   the reconstruction term);
 - ``mnist``: 5,000 x 784, 10 classes, hidden (1000, 500, 250), code 250, 4,000 training rows of
   which 100 labelled, minibatches of 100 of a shuffled epoch + 100 labelled draws, K = 2
-  (``supervised`` and ``joint``).
+  (``supervised`` and ``joint``);
+- ``digits`` and ``mnist28``: images (8 x 8, the full batch of 1,797, K = 4; 28 x 28, as
+  ``mnist``), code 10 and the family's default layers. The convolutional families need an
+  image's shape: asked for ``iris`` or ``mnist``, they are measured on ``digits`` or ``mnist28``.
 
 No persistent compilation cache is used (``AELAB_COMPILATION_CACHE=off``, JAX's cache off),
 and JAX's in-memory caches are cleared before every program, so each one compiles from scratch.
@@ -72,19 +75,34 @@ class Shape:
     n_labelled: int  # labelled training rows (all of them: every model shares its minibatch)
     batch_size: int | None
     recon_weights: tuple[float, ...]  # one a model: K models in the group
+    input_shape: tuple[int, ...] = ()  # an image's shape, for the convolutional families
 
 
 SHAPES = {
     "iris": Shape("iris", 4, 3, (), 2, 150, 75, 75, None, (0.0, 0.0, 1.0, 1.0)),
     "mnist": Shape("mnist", 784, 10, (1000, 500, 250), 250, 5000, 4000, 100, 100, (0.0, 1.0)),
+    # images, for every family (the convolutional ones need an image's shape)
+    "digits": Shape("digits", 64, 10, (), 10, 1797, 898, 898, None, (0.0, 0.0, 1.0, 1.0), (8, 8)),
+    "mnist28": Shape(
+        "mnist28", 784, 10, (), 10, 5000, 4000, 100, 100, (0.0, 1.0), (28, 28)
+    ),
 }
+# the image shape a convolutional family is measured on in place of a table's
+IMAGE_SHAPE = {"iris": "digits", "mnist": "mnist28"}
+
+
+def case_shape(family: str, shape: str) -> str:
+    """``shape``, or for a convolutional family given a table's shape, an image shape."""
+    if family.startswith("conv") and not SHAPES[shape].input_shape:
+        return IMAGE_SHAPE[shape]
+    return shape
 
 
 def program_and_args(family: str, shape: Shape, chunk: int, seed: int = 0):
     """The chunk program of a phase of one group of K models and its arguments, built as
     :class:`aelab.training.trainer.train_groups` builds them."""
     model = ModelConfig(family=family, hidden=shape.hidden, code=shape.code).build(
-        shape.n_inputs, shape.n_classes
+        shape.n_inputs, shape.n_classes, shape.input_shape
     )
     k, n = len(shape.recon_weights), shape.n_samples
     rng = np.random.default_rng(seed)
@@ -169,7 +187,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="iris shapes and the ladder's mnist")
     parser.add_argument("--families", help=f"comma-separated, of {','.join(FAMILIES)} [all]")
-    parser.add_argument("--shapes", default="iris,mnist", help="comma-separated [iris,mnist]")
+    parser.add_argument(
+        "--shapes", default="iris,mnist",
+        help=f"comma-separated, of {','.join(SHAPES)} [iris,mnist]",
+    )
     parser.add_argument("--chunk", type=int, default=100, help="steps of a chunk [100]")
     parser.add_argument("--repeats", type=int, default=1, help="compiles, the fastest kept [1]")
     parser.add_argument("--runs", type=int, default=2, help="executed chunks, fastest kept [2]")
@@ -191,6 +212,7 @@ def main() -> None:
     cases = [(f, s) for s in shapes for f in families]
     if args.quick:
         cases = [(f, "iris") for f in families] + [("ladder", "mnist")] * ("ladder" in families)
+    cases = list(dict.fromkeys((f, case_shape(f, s)) for f, s in cases))
 
     print("| family | shape | K | lower s | compile s (CPU s) | chunk s | ms/step | ops | kernels "
           "| load |")  # fmt: skip
