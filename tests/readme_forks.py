@@ -13,8 +13,10 @@ call: the README test puts an ``aelab`` that runs it first on ``PATH``. It runs 
 itself, in a fresh interpreter (``exec``), when no server answers, when the command's
 environment differs from the server's in what an import reads (``JAX_*``, ``XLA_*``, ...),
 or when forking would not be safe (a thread running, or JAX's backend started: JAX is then
-multithreaded). The server runs one command at a time and appends each child's CPU seconds
-(user + system) to LOG, so that the test counts them.
+multithreaded). The server runs one command at a time (a command that the child itself
+starts runs fresh), appends each child's CPU seconds (user + system) to LOG, so that the test
+counts them, and ends on SIGTERM. A child ends as the interpreter ends (atexit handlers, weak
+finalizers, streams flushed) but does not tear down the modules it shares with the server.
 """
 
 from __future__ import annotations
@@ -163,13 +165,15 @@ def _wait(conn: socket.socket, pid: int) -> tuple[int, float]:
             os.kill(pid, signal.SIGKILL)
 
 
-def serve(path: str, log: str) -> None:
-    """Answer commands on the Unix socket ``path`` until it is sent SIGTERM."""
+def serve(path: str, log: str, preload: bool = True) -> None:
+    """Answer commands on the Unix socket ``path`` until it is sent SIGTERM (``preload``:
+    import what the commands import first; the tests of this module skip it)."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(8)  # clients wait in the queue while the imports run
     started = dict(os.environ)
-    _preload()
+    if preload:
+        _preload()
     # what the imports set (JAX's TF_CPP_MIN_LOG_LEVEL...): a fresh process's imports set it too
     added = {k: v for k, v in os.environ.items() if k not in started}
     gc.freeze()  # the children's collections leave the imported objects (and their pages) alone
@@ -225,12 +229,23 @@ def call(kind: str, argv: list[str]) -> None:
     request["bin"] = os.path.dirname(sys.executable)
     if kind == "aelab":
         request["argv"] = ["aelab", *argv]
+    answer: dict = {}
+    pending: list[int] = []  # signals that came before the child's pid
+
+    def forward(number: int, _) -> None:
+        if "pid" in answer:
+            os.kill(answer["pid"], number)
+        else:
+            pending.append(number)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, forward)
     socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
-    answer, _ = _receive(conn)
+    answer.update(_receive(conn)[0])
     if answer.get("exec"):
         _exec(kind, argv)
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda n, _: os.kill(answer["pid"], n))
+    for number in pending:
+        os.kill(answer["pid"], number)
     status = _receive(conn)[0]["status"]
     if os.WIFSIGNALED(status):
         signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
@@ -240,6 +255,6 @@ def call(kind: str, argv: list[str]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(sys.argv[2], sys.argv[3])
+        serve(sys.argv[2], sys.argv[3], preload="--bare" not in sys.argv)
     else:
         call(sys.argv[1], sys.argv[2:])

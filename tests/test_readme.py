@@ -55,6 +55,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -414,6 +415,45 @@ def test_transcript_output_rules():
     assert "31" in output_differs(shown, layers.replace("30", "31") + "d0,h1,0.8", shape_only=True)
     assert output_differs("p 2.0938323e-27", "p 1.7926027e-26") is None
     assert output_differs("runs/a", "runs/a\nTraceback (most recent call last):") is not None
+
+
+def test_a_forked_command_runs_as_a_fresh_one(tmp_path):
+    """``readme_forks.py``: a command gets its arguments, folder, environment, exit status and
+    Ctrl-C as in a fresh interpreter, and runs in one when the environment differs in what an
+    import reads. (The server imports nothing here: the mechanism is what is tested.)"""
+    env = {**os.environ, SOCKET_VARIABLE: str(tmp_path / "socket"), "WHO": "readme"}
+    log, folder = tmp_path / "log", tmp_path / "folder"
+    folder.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, str(FORKS), "serve", env[SOCKET_VARIABLE], str(log), "--bare"], env=env
+    )
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "print(os.getpid(), os.getcwd(), os.environ['WHO'], sys.argv[1:], flush=True)\n"
+        "if sys.argv[1] == 'wait':\n    time.sleep(60)\nsys.exit(3)\n"
+    )
+    client = [sys.executable, "-IS", str(FORKS), "python", str(script)]
+    try:
+        while not Path(env[SOCKET_VARIABLE]).exists():
+            time.sleep(0.05)
+        done = subprocess.Popen([*client, "a"], cwd=folder, env=env, stdout=subprocess.PIPE)
+        pid, cwd, who, argv = done.communicate()[0].decode().split(" ", 3)
+        assert (done.returncode, cwd, who, argv) == (3, str(folder), "readme", "['a']\n")
+        assert int(pid) != done.pid and len(log.read_text().split()) == 1  # forked
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        waiting = subprocess.Popen([*client, "wait"], env=env, **pipes)
+        waiting.stdout.readline()
+        waiting.send_signal(signal.SIGINT)
+        assert waiting.wait(timeout=30) == -signal.SIGINT
+        stderr = waiting.stderr.read().decode()
+        assert f'"{script}"' in stderr and "KeyboardInterrupt" in stderr  # the script's
+        fresh = subprocess.Popen([*client, "a"], env={**env, "XLA_PROBE": "1"}, **pipes)
+        pid = int(fresh.communicate()[0].split()[0])
+        assert (fresh.returncode, pid, len(log.read_text().split())) == (3, fresh.pid, 2)
+    finally:
+        server.terminate()
+        server.wait()
 
 
 @pytest.mark.parametrize("module", ["aelab", "aelab.estimators"])
