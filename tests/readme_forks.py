@@ -166,8 +166,9 @@ def _wait(conn: socket.socket, pid: int) -> tuple[int, float]:
 
 
 def serve(path: str, log: str, preload: bool = True) -> None:
-    """Answer commands on the Unix socket ``path`` until it is sent SIGTERM (``preload``:
-    import what the commands import first; the tests of this module skip it)."""
+    """Answer commands on the Unix socket ``path`` until it is sent SIGTERM or its parent
+    ends (``preload``: import what the commands import first; its own test skips that)."""
+    parent = os.getppid()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(8)  # clients wait in the queue while the imports run
@@ -177,8 +178,15 @@ def serve(path: str, log: str, preload: bool = True) -> None:
     # what the imports set (JAX's TF_CPP_MIN_LOG_LEVEL...): a fresh process's imports set it too
     added = {k: v for k, v in os.environ.items() if k not in started}
     gc.freeze()  # the children's collections leave the imported objects (and their pages) alone
+    server.settimeout(1.0)
     while True:
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            if os.getppid() != parent:  # the test that started it is gone (killed): so is it
+                return
+            continue
+        conn.setblocking(True)
         request, fds = _receive(conn)
         if _reads_at_import(request["env"]) != _reads_at_import(started) or not _fork_is_safe():
             _send(conn, {"exec": True})
