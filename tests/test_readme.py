@@ -36,8 +36,9 @@ the real one (a browser's first start makes ``~/.pki``) is not taken for its wri
 2.5 s of CPU, and the README starts some twenty commands: ``readme_forks.py`` imports them
 once, and the ``aelab`` on ``PATH`` (and each ``python`` block) runs as a forked child of that
 interpreter, with the command's own arguments, folder, environment, streams, signals and exit
-status (it says when it falls back to a fresh interpreter). Each block reports its CPU seconds
-(user + system, of every process it started), and the run its total.
+status; where forking is not safe, or the environment differs in what imports read, it
+starts a fresh interpreter instead. Each block reports its CPU seconds (user + system, of
+every process it started), and the run its total.
 
 The blocks run once per session, in the first worker that asks, and every worker reads the
 outcome, so each block is its own test, named by its line. When the whole suite runs,
