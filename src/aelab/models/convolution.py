@@ -10,8 +10,10 @@ had, so the decoder gives back the input's shape whatever the sizes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aelab.models.base import Params
@@ -70,10 +72,7 @@ def uniform_layers(key: jax.Array, specs: list[tuple[tuple[int, ...], int]]) -> 
 def convolve(layer: Params, x: jax.Array, stride: int, bias: bool = True) -> jax.Array:
     """The convolution ``layer`` (kernel ``(k, ..., C_in, C_out)``) of feature maps ``x``
     ``(N, *spatial, C_in)``, ``ceil(size / stride)`` positions an axis."""
-    axes = x.ndim - 2
-    out = jax.lax.conv_general_dilated(
-        x, layer["w"], (stride,) * axes, "SAME", dimension_numbers=_DIMENSIONS[axes]
-    )
+    out = _per_model("conv", stride, x.ndim - 2)(x, layer["w"])
     return out + layer["b"] if bias else out
 
 
@@ -82,12 +81,62 @@ def convolve_transposed(
 ) -> jax.Array:
     """The transposed convolution ``layer`` of ``x`` ``(N, *spatial, C_in)``: ``stride``
     times the positions, cropped to ``size``."""
-    axes = x.ndim - 2
-    out = jax.lax.conv_transpose(
-        x, layer["w"], (stride,) * axes, "SAME", dimension_numbers=_DIMENSIONS[axes]
-    )
+    out = _per_model("transposed", stride, x.ndim - 2)(x, layer["w"])
     out = out[(slice(None), *(slice(0, s) for s in size))]
     return out + layer["b"] if bias else out
+
+
+def _lax_op(kind: str, stride: int, axes: int) -> Callable:
+    """The plain convolution (or transposed one) of feature maps and a kernel."""
+    options = {"padding": "SAME", "dimension_numbers": _DIMENSIONS[axes]}
+    if kind == "conv":
+        return lambda x, w: jax.lax.conv_general_dilated(x, w, (stride,) * axes, **options)
+    return lambda x, w: jax.lax.conv_transpose(x, w, (stride,) * axes, **options)
+
+
+@functools.cache
+def _per_model(kind: str, stride: int, axes: int) -> Callable:
+    """:func:`_lax_op` that runs once for every model when the models are mapped
+    (``jax.vmap``), forward and backward.
+
+    The training program maps its K models with ``jax.vmap``, which would turn K models'
+    convolutions into one grouped convolution; XLA's CPU backend runs those at a third to
+    half the speed of K plain ones (``benchmarks/bench_conv_speed.py``). Here the map is
+    unrolled instead: a batching rule (``custom_vmap``) calls the plain convolution for each
+    model, and so does the gradient's (a ``custom_vjp`` whose backward pass is the plain
+    convolution's own, unrolled the same way). The numbers are each model's alone.
+    """
+    op = _lax_op(kind, stride, axes)
+    custom_vmap = jax.custom_batching.custom_vmap
+
+    @custom_vmap
+    def forward(x, w):
+        return op(x, w)
+
+    @forward.def_vmap
+    def _forward_each(size, batched, x, w):
+        return jnp.stack([forward(*_model(i, batched, x, w)) for i in range(size)]), True
+
+    @custom_vmap
+    def backward(x, w, g):
+        return jax.vjp(op, x, w)[1](g)
+
+    @backward.def_vmap
+    def _backward_each(size, batched, x, w, g):
+        grads = [backward(*_model(i, batched, x, w, g)) for i in range(size)]
+        return tuple(jnp.stack(parts) for parts in zip(*grads, strict=True)), (True, True)
+
+    @jax.custom_vjp
+    def per_model(x, w):
+        return forward(x, w)
+
+    per_model.defvjp(lambda x, w: (forward(x, w), (x, w)), lambda res, g: backward(*res, g))
+    return per_model
+
+
+def _model(i: int, batched, *arrays) -> list:
+    """Model ``i``'s slice of every array mapped over the models (the others as they are)."""
+    return [a[i] if mapped else a for a, mapped in zip(arrays, batched, strict=True)]
 
 
 def channel_moments(a: jax.Array, rows: jax.Array | None) -> tuple[jax.Array, jax.Array]:
