@@ -278,13 +278,13 @@ class LadderSettings(AbstractSettings):
     """The ladder's own settings: its noise, and the weights of its denoising costs."""
 
     ladder_noise: float = field(
-        default=0.3, metadata={"help": "Ladder: noise std at every layer [0.3]."}
+        default=0.3, metadata={"help": "Ladder, conv-ladder: noise std at every layer [0.3]."}
     )
     ladder_weights: str = field(
         default="default",
         metadata={
-            "help": "Ladder: denoising-cost weights, input first: default, paper, gamma or "
-            "1,0.1,..."
+            "help": "Ladder, conv-ladder: denoising-cost weights, input (conv-ladder: last "
+            "feature map) first: default, paper, gamma or 1,0.1,..."
         },
     )
 
