@@ -37,7 +37,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, AutoencoderBase):
       by ``tol`` for more than ``n_iter_no_change`` checks, and the best model is kept.
     - ``image_shape``: the shape of each row of ``X`` as an image or signal, ``(height,
       width)``, ``(height, width, channels)`` or ``(length,)``, which the convolutional
-      families (``family="conv-ae"``, ``"conv-vae"``) need; ``None`` (the default) for a table.
+      families (``family="conv-ae"``, ``"conv-vae"``, ``"conv-ladder"``) need; ``None`` (the
+      default) for a table.
 
     ``fit(X, y)``: a label of ``-1`` marks an unlabelled sample (semi-supervised training); in
     labels that are strings or objects, ``-1`` or ``"-1"`` does.

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 
 from aelab.checks import require_number
 from aelab.errors import ConfigError
@@ -109,10 +109,11 @@ class LadderNetwork(AbstractModel):
         training: bool,
         noise_key: jax.Array | None = None,
         activations: list[jax.Array] | None = None,
+        input_noise: bool = True,
     ) -> tuple[list[jax.Array], list[tuple[jax.Array, jax.Array]], jax.Array, jax.Array]:
-        """Normalised pre-activations of every level (noisy with ``noise_key``), the batch
-        moments used, the code and the top logits; each layer's activation below the top is
-        appended to ``activations`` when given."""
+        """Normalised pre-activations of every level (noisy with ``noise_key``; the input
+        too unless ``input_noise`` is off), the batch moments used, the code and the top
+        logits; each layer's activation below the top is appended to ``activations``."""
 
         def noisy(z: jax.Array, level: int) -> jax.Array:
             if noise_key is None:
@@ -121,7 +122,7 @@ class LadderNetwork(AbstractModel):
             return z + self.noise_std * eps
 
         n = len(self.sizes) - 1
-        h = noisy(x, 0)
+        h = noisy(x, 0) if input_noise else x
         zs, moments, code = [h], [], h
         for i in range(n):
             pre = h @ params["encoder"][i]["w"]
@@ -151,12 +152,14 @@ class LadderNetwork(AbstractModel):
         top: jax.Array,
         rows: jax.Array | None,
         training: bool,
+        lowest: int = 0,
     ) -> tuple[list[jax.Array], Stats]:
-        """The denoised estimates z^ of every level, top down, and the moments of u."""
+        """The denoised estimates z^ of every level from the top down to ``lowest`` (``None``
+        below it: levels whose cost weighs 0 need no decoder), and the moments of u."""
         n = len(self.sizes) - 1
         estimates: list[jax.Array] = [None] * (n + 1)  # type: ignore[list-item]
         u_moments: Stats = [None] * (n + 1)  # type: ignore[list-item]
-        for level in range(n, -1, -1):
+        for level in range(n, lowest - 1, -1):
             u = top if level == n else estimates[level + 1] @ params["decoder"][level]["w"]
             if training:
                 mean, var = masked_moments(u, rows)
@@ -169,15 +172,30 @@ class LadderNetwork(AbstractModel):
         return estimates, u_moments
 
     def _costs(
-        self, clean: list[jax.Array], estimates: list[jax.Array], moments
+        self, clean: list[jax.Array], estimates: list[jax.Array], moments, lowest: int = 0
     ) -> list[jax.Array]:
-        """Per-sample denoising cost of every level (N,), estimates normalised like the
-        clean values (the input level is not normalised)."""
-        costs = [jnp.mean(jnp.square(estimates[0] - clean[0]), axis=-1)]
+        """Per-sample denoising cost (N,) of every level from ``lowest`` up (0 below it),
+        estimates normalised like the clean values (the input level is not normalised)."""
+        costs = [jnp.zeros(clean[0].shape[0])] * lowest
+        if lowest == 0:
+            costs.append(jnp.mean(jnp.square(estimates[0] - clean[0]), axis=-1))
         for level, (mean, var) in enumerate(moments, start=1):
-            normalised = (estimates[level] - mean) / jnp.sqrt(var + BN_EPS)
-            costs.append(jnp.mean(jnp.square(normalised - clean[level]), axis=-1))
+            if level >= lowest:
+                normalised = (estimates[level] - mean) / jnp.sqrt(var + BN_EPS)
+                costs.append(jnp.mean(jnp.square(normalised - clean[level]), axis=-1))
         return costs
+
+    def _running(self, params: Params, moments, u_moments: Stats) -> Params:
+        """The encoder's and the decoder's running statistics after this batch (levels the
+        decoder skipped keep theirs)."""
+        old = params["stats"]
+        return {
+            "encoder": [ema(s, m, v) for s, (m, v) in zip(old["encoder"], moments, strict=True)],
+            "decoder": [
+                s if new is None else ema(s, new["mean"], new["var"])
+                for s, new in zip(old["decoder"], u_moments, strict=True)
+            ],
+        }
 
     def with_head_of(self, params: Params, source: Params) -> Params:
         """``params`` with the top (class) layer of ``source``: weights, shift and scale, and
@@ -229,17 +247,9 @@ class LadderNetwork(AbstractModel):
         penalty = (self.weights[0] - 1.0) * costs[0] + sum(
             w * c for w, c in zip(self.weights[1:], costs[1:], strict=True)
         )
-        stats = {
-            "encoder": [
-                ema(old, m, v)
-                for old, (m, v) in zip(params["stats"]["encoder"], moments, strict=True)
-            ],
-            "decoder": [
-                ema(old, new["mean"], new["var"])
-                for old, new in zip(params["stats"]["decoder"], u_moments, strict=True)
-            ],
-        }
-        return (code, estimates[0], noisy_logits, penalty), stats
+        return (code, estimates[0], noisy_logits, penalty), self._running(
+            params, moments, u_moments
+        )
 
 
 def _fresh(width: int) -> dict[str, jax.Array]:
@@ -268,13 +278,13 @@ class LadderSettings(AbstractSettings):
     """The ladder's own settings: its noise, and the weights of its denoising costs."""
 
     ladder_noise: float = field(
-        default=0.3, metadata={"help": "Ladder: noise std at every layer [0.3]."}
+        default=0.3, metadata={"help": "Ladder, conv-ladder: noise std at every layer [0.3]."}
     )
     ladder_weights: str = field(
         default="default",
         metadata={
-            "help": "Ladder: denoising-cost weights, input first: default, paper, gamma or "
-            "1,0.1,..."
+            "help": "Ladder, conv-ladder: denoising-cost weights, input (conv-ladder: last "
+            "feature map) first: default, paper, gamma or 1,0.1,..."
         },
     )
 
@@ -284,6 +294,8 @@ class LadderSettings(AbstractSettings):
             raise ConfigError(f"model.ladder_noise must be >= 0, got {self.ladder_noise!r}")
         object.__setattr__(self, "ladder_noise", sigma)
 
+    _FIRST_LEVEL: ClassVar[str] = "input"  # what the first weight weighs
+
     def check(self, config) -> None:
         levels = len(config.hidden) + 3  # input, hidden layers, code, classes
         try:
@@ -291,11 +303,12 @@ class LadderSettings(AbstractSettings):
         except (ValueError, TypeError, AttributeError):
             raise ConfigError(
                 f"model.ladder_weights: cannot use {self.ladder_weights!r}; give default, paper, "
-                f"gamma or {levels} comma-separated weights >= 0 (input first, classes last)"
+                f"gamma or {levels} comma-separated weights >= 0 ({self._FIRST_LEVEL} first, "
+                "classes last)"
             ) from None
         if config.noise != "none" or config.dropout:
             raise ConfigError(
-                "model.family = ladder adds its own Gaussian noise at every layer; set "
+                f"model.family = {config.family} adds its own Gaussian noise at every layer; set "
                 "model.ladder_noise instead of model.noise, and leave model.dropout at 0"
             )
 
