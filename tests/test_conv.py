@@ -178,3 +178,33 @@ def test_export_says_which_families_it_exports(image_run, capsys):
         main(["export", str(image_run.run_dir)])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "not a plain stack of dense layers" in err
+
+
+@pytest.mark.parametrize("models", [3, 10])  # unrolled (up to 8), and a sweep's wider map
+@pytest.mark.parametrize("kind", ["convolve", "convolve_transposed"])
+def test_mapped_models_convolve_as_each_one_alone(kind, models):
+    """Under ``jax.vmap`` over models (and over samples with one kernel) the convolutions
+    give each model's own values and gradients, which the plain convolution gives alone."""
+    import jax.numpy as jnp
+
+    from aelab.models import convolution
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 6, 6, 2)).astype(np.float32)
+    w = rng.normal(size=(models, 3, 3, 2, 4)).astype(np.float32)
+
+    def loss(w, x):
+        layer = {"w": w, "b": jnp.zeros(4)}
+        if kind == "convolve":
+            out = convolution.convolve(layer, x, 2)
+        else:
+            out = convolution.convolve_transposed(layer, x, 2, (12, 12))
+        return jnp.sum(jnp.sin(out)), out
+
+    grads, outs = jax.jit(jax.vmap(jax.grad(loss, has_aux=True), in_axes=(0, None)))(w, x)
+    for i in range(models):
+        grad, out = jax.grad(loss, has_aux=True)(w[i], x)
+        np.testing.assert_allclose(outs[i], out, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(grads[i], grad, rtol=1e-4, atol=1e-4)
+    samples = jax.vmap(lambda x: loss(w[0], x)[1])(np.stack([x, 2 * x]))  # one kernel
+    np.testing.assert_allclose(samples[1], loss(w[0], 2 * x)[1], rtol=1e-5, atol=1e-5)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from aelab.models.base import Params
 from aelab.models.lazy import jax, jnp
 
+# The most models of one map whose convolutions run one after another (see _per_model).
+UNROLLED_MODELS = 8
 # channels-last layouts of inputs, kernels and outputs, by the number of spatial axes
 _DIMENSIONS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 
@@ -101,10 +103,12 @@ def _per_model(kind: str, stride: int, axes: int) -> Callable:
 
     The training program maps its K models with ``jax.vmap``, which would turn K models'
     convolutions into one grouped convolution; XLA's CPU backend runs those at a third to
-    half the speed of K plain ones (``benchmarks/bench_conv_speed.py``). Here the map is
-    unrolled instead: a batching rule (``custom_vmap``) calls the plain convolution for each
-    model, and so does the gradient's (a ``custom_vjp`` whose backward pass is the plain
-    convolution's own, unrolled the same way). The numbers are each model's alone.
+    half the speed of K plain ones (``benchmarks/bench_compile.py``, BENCHMARKS.md). Here a
+    map of up to ``UNROLLED_MODELS`` is unrolled instead: a batching rule (``custom_vmap``)
+    calls the plain convolution for each model, and so does the gradient's (a ``custom_vjp``
+    whose backward pass is the plain convolution's own, unrolled the same way). A wider map
+    (a sweep's many seeds) keeps the grouped convolution, which compiles once for any number
+    of models. A map over samples with one kernel folds them into the convolution's batch.
     """
     op = _lax_op(kind, stride, axes)
     custom_vmap = jax.custom_batching.custom_vmap
@@ -115,14 +119,21 @@ def _per_model(kind: str, stride: int, axes: int) -> Callable:
 
     @forward.def_vmap
     def _forward_each(size, batched, x, w):
+        if not batched[1]:  # one kernel: the mapped samples are more of the batch
+            out = forward(x.reshape(-1, *x.shape[2:]), w)
+            return out.reshape(size, -1, *out.shape[1:]), True
+        if size > UNROLLED_MODELS:
+            return jax.vmap(op, in_axes=_axes(batched))(x, w), True
         return jnp.stack([forward(*_model(i, batched, x, w)) for i in range(size)]), True
 
     @custom_vmap
     def backward(x, w, g):
-        return jax.vjp(op, x, w)[1](g)
+        return _vjp(op)(x, w, g)
 
     @backward.def_vmap
     def _backward_each(size, batched, x, w, g):
+        if size > UNROLLED_MODELS:
+            return jax.vmap(_vjp(op), in_axes=_axes(batched))(x, w, g), (True, True)
         grads = [backward(*_model(i, batched, x, w, g)) for i in range(size)]
         return tuple(jnp.stack(parts) for parts in zip(*grads, strict=True)), (True, True)
 
@@ -132,6 +143,17 @@ def _per_model(kind: str, stride: int, axes: int) -> Callable:
 
     per_model.defvjp(lambda x, w: (forward(x, w), (x, w)), lambda res, g: backward(*res, g))
     return per_model
+
+
+def _vjp(op: Callable) -> Callable:
+    """``(x, w, g) -> (dx, dw)``: the gradients of ``op`` at ``(x, w)`` for the output
+    gradient ``g``."""
+    return lambda x, w, g: jax.vjp(op, x, w)[1](g)
+
+
+def _axes(batched) -> tuple:
+    """``jax.vmap``'s ``in_axes`` for arguments mapped (axis 0) or not."""
+    return tuple(0 if mapped else None for mapped in batched)
 
 
 def _model(i: int, batched, *arrays) -> list:
