@@ -29,11 +29,14 @@ Compile time is sensitive to other work on the machine: the load average is reco
 every row, and ``--repeats`` keeps the fastest of several compiles.
 
     python benchmarks/bench_compile.py [--quick] [--families ae,ladder] [--shapes iris]
-        [--repeats 1] [--runs 2] [--chunk 100] [--compiler-option KEY=VALUE ...] [--json out.json]
+        [--repeats 1] [--runs 2] [--chunk 100] [--compiler-option KEY=VALUE ...] [--code 128]
+        [--ladder-weights gamma --ladder-weights default ...] [--json out.json]
 
 ``--quick`` measures the iris shape of every family and the ladder's mnist shape only.
 ``--compiler-option`` passes an XLA option to ``lowered.compile`` (this program only), e.g.
-``xla_backend_optimization_level=1``.
+``xla_backend_optimization_level=1``. ``--code`` gives every shape that code size;
+``--ladder-weights`` (repeated) measures the ladder families once for each weights' spec
+(a conv ladder's decoder goes as far down as its lowest weight above 0).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import os
 import platform
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 os.environ["AELAB_COMPILATION_CACHE"] = "off"  # before aelab is imported: no cache of programs
 
@@ -83,9 +86,7 @@ SHAPES = {
     "mnist": Shape("mnist", 784, 10, (1000, 500, 250), 250, 5000, 4000, 100, 100, (0.0, 1.0)),
     # images, for every family (the convolutional ones need an image's shape)
     "digits": Shape("digits", 64, 10, (), 10, 1797, 898, 898, None, (0.0, 0.0, 1.0, 1.0), (8, 8)),
-    "mnist28": Shape(
-        "mnist28", 784, 10, (), 10, 5000, 4000, 100, 100, (0.0, 1.0), (28, 28)
-    ),
+    "mnist28": Shape("mnist28", 784, 10, (), 10, 5000, 4000, 100, 100, (0.0, 1.0), (28, 28)),
 }
 # the image shape a convolutional family is measured on in place of a table's
 IMAGE_SHAPE = {"iris": "digits", "mnist": "mnist28"}
@@ -98,10 +99,11 @@ def case_shape(family: str, shape: str) -> str:
     return shape
 
 
-def program_and_args(family: str, shape: Shape, chunk: int, seed: int = 0):
+def program_and_args(family: str, shape: Shape, chunk: int, seed: int = 0, **settings):
     """The chunk program of a phase of one group of K models and its arguments, built as
-    :class:`aelab.training.trainer.train_groups` builds them."""
-    model = ModelConfig(family=family, hidden=shape.hidden, code=shape.code).build(
+    :class:`aelab.training.trainer.train_groups` builds them; ``settings``: the family's
+    own (``ladder_weights``)."""
+    model = ModelConfig(family=family, hidden=shape.hidden, code=shape.code, **settings).build(
         shape.n_inputs, shape.n_classes, shape.input_shape
     )
     k, n = len(shape.recon_weights), shape.n_samples
@@ -140,8 +142,10 @@ def count_kernels(hlo: str) -> int:
     return len(re.findall(r" fusion\(", hlo))
 
 
-def measure(family: str, shape: Shape, chunk: int, repeats: int, runs: int, options: dict) -> dict:
-    program, args = program_and_args(family, shape, chunk)
+def measure(
+    family: str, shape: Shape, chunk: int, repeats: int, runs: int, options: dict, **settings
+) -> dict:
+    program, args = program_and_args(family, shape, chunk, **settings)
     lower_s = lower_cpu = compile_s = compile_cpu = float("inf")
     for _ in range(repeats):
         jax.clear_caches()  # the next lowering and compile start from nothing
@@ -159,6 +163,7 @@ def measure(family: str, shape: Shape, chunk: int, repeats: int, runs: int, opti
         chunk_s = min(chunk_s, time.perf_counter() - t0)
     return {
         "family": family,
+        **settings,
         "shape": shape.name,
         "models": len(shape.recon_weights),
         "lower_s": lower_s,
@@ -188,7 +193,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="iris shapes and the ladder's mnist")
     parser.add_argument("--families", help=f"comma-separated, of {','.join(FAMILIES)} [all]")
     parser.add_argument(
-        "--shapes", default="iris,mnist",
+        "--shapes",
+        default="iris,mnist",
         help=f"comma-separated, of {','.join(SHAPES)} [iris,mnist]",
     )
     parser.add_argument("--chunk", type=int, default=100, help="steps of a chunk [100]")
@@ -197,6 +203,11 @@ def main() -> None:
     parser.add_argument(
         "--compiler-option", action="append", default=[], metavar="KEY=VALUE",
         help="an XLA option of this program's compile, e.g. xla_backend_optimization_level=1",
+    )  # fmt: skip
+    parser.add_argument("--code", type=int, help="code units of every shape [the shape's]")
+    parser.add_argument(
+        "--ladder-weights", action="append", default=[], metavar="SPEC",
+        help="the ladder families once for each (default, paper, gamma, 1,0.1,...) [default]",
     )  # fmt: skip
     parser.add_argument("--json", help="write the rows and the setting here")
     args = parser.parse_args()
@@ -219,14 +230,18 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     rows = []
     for family, shape in cases:
-        row = measure(family, SHAPES[shape], args.chunk, args.repeats, args.runs, options)
-        rows.append(row)
-        print(
-            f"| {family} | {shape} | {row['models']} | {row['lower_s']:.2f} | "
-            f"{row['compile_s']:.2f} ({row['compile_cpu_s']:.2f}) | {row['chunk_s']:.3f} | "
-            f"{row['step_ms']:.2f} | {row['ops']} | {row['kernels']} | {row['load_avg']:.1f} |",
-            flush=True,
-        )
+        size = SHAPES[shape] if args.code is None else replace(SHAPES[shape], code=args.code)
+        for weights in (args.ladder_weights if "ladder" in family else []) or [None]:
+            settings = {} if weights is None else {"ladder_weights": weights}
+            row = measure(family, size, args.chunk, args.repeats, args.runs, options, **settings)
+            rows.append(row)
+            label = family if weights is None else f"{family} ({weights})"
+            print(
+                f"| {label} | {shape} | {row['models']} | {row['lower_s']:.2f} | "
+                f"{row['compile_s']:.2f} ({row['compile_cpu_s']:.2f}) | {row['chunk_s']:.3f} | "
+                f"{row['step_ms']:.2f} | {row['ops']} | {row['kernels']} | {row['load_avg']:.1f} |",
+                flush=True,
+            )
     if args.json:
         setting = {
             "jax": jax.__version__,
@@ -238,6 +253,7 @@ def main() -> None:
             "chunk": args.chunk,
             "repeats": args.repeats,
             "runs": args.runs,
+            "code": args.code,
         }
         with open(args.json, "w") as f:
             json.dump({"setting": setting, "rows": rows}, f, indent=2)

@@ -6,21 +6,24 @@ and activated, as the dense ladder's layers are (:mod:`aelab.models.ladder`), an
 corrupted encoder adds Gaussian noise to the input and to every normalised feature map. The
 dense part above the convolutions *is* a :class:`~aelab.models.ladder.LadderNetwork` whose
 input is the last feature map, flattened: its decoder denoises, from the top down, the
-classes, the code, the hidden layers and that feature map, with the ladder's weights
-(``ladder_weights``: the feature map first, the classes last).
+classes, the code, the hidden layers and that feature map's activations (a combinator per
+unit, as on its input). Below it the decoder goes on down the convolutions to the input
+(:mod:`aelab.models.conv_ladder_decoder`: transposed convolutions, batch norm and a
+combinator per channel), as in the ladder paper's Conv-Large full ladder.
 
-The convolutions below the last have no decoder. That is the cheap, sound part of the
-paper's convolutional models: its Conv-Small Γ-model, the best of its conv results on MNIST
-with 100 labels, denoises the top (class) layer only; ``ladder_weights = "gamma"`` is that
-model here, and its decoder is then one combinator on the class scores, so a step costs two
-passes of the encoder. Denoising every feature map (Conv-Large's full ladder) would need
-transposed convolutions and a combinator per position and channel of each map, and costs
-several times as much on a CPU. Decoder levels whose weight is 0 are not computed.
+``ladder_weights`` weigh the levels' denoising costs, input first, then each feature map (the
+last one is the dense ladder's input level), the hidden layers, the code, the classes last.
+Levels below the lowest weight above 0 are not computed: ``gamma`` (the paper's Conv-Small
+Γ-model, the class layer's cost alone) has a decoder of one combinator on the class scores, so
+a step costs two passes of the encoder; a weight on the input (``default``, ``paper``) runs the
+decoder through every level, a third pass of transposed convolutions.
 
-With no decoder down to the input, the network does not reconstruct it: the reconstruction
-it gives (to the training loop, the report, the stage figures) is the input itself, so its
-reconstruction error is 0 and the reconstruction term of the strategies carries only the
-weighted denoising costs. The code that aelab plots is the clean code layer.
+With a weight on the input, the reconstruction is the decoder's estimate of the input (from
+the clean laterals in evaluation, as the dense ladder's), and the training loop's
+reconstruction term is that level's cost. Otherwise there is no decoder down to the input:
+the reconstruction the network gives (to the training loop, the report, the stage figures) is
+the input itself, its reconstruction error 0, and the reconstruction term of the strategies
+carries only the weighted denoising costs. The code that aelab plots is the clean code layer.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
+from aelab.models import conv_ladder_decoder as lower
 from aelab.models.base import AbstractModel, Family, Forward, Layout, Params
 from aelab.models.conv_ae import ConvSettings, shaped_layout
 from aelab.models.convolution import (
@@ -46,8 +49,9 @@ from aelab.models.lazy import jax, jnp
 
 @dataclass(frozen=True)
 class ConvLadderNetwork(AbstractModel):
-    """A ladder network over convolutions; ``weights`` weigh the denoising costs of the last
-    feature map (flattened), the hidden layers, the code and the classes, in that order."""
+    """A ladder network over convolutions; ``weights`` weigh the denoising costs of the
+    input, each convolution's feature maps, the hidden layers, the code and the classes, in
+    that order."""
 
     n_inputs: int
     n_classes: int
@@ -68,6 +72,12 @@ class ConvLadderNetwork(AbstractModel):
             raise ValueError(f"conv, kernel_size, stride and input_shape must be >= 1: {self}")
         if math.prod(self.input_shape) != self.n_inputs or not 1 <= len(self.input_shape) <= 3:
             raise ValueError(f"input_shape {self.input_shape} does not hold {self.n_inputs}")
+        levels = len(self.conv) + len(self.hidden) + 3
+        if len(self.weights) != levels:
+            raise ValueError(
+                f"weights must be {levels} floats >= 0 (input, {len(self.conv)} feature maps, "
+                f"{len(self.hidden)} hidden layers, code, classes), got {self.weights}"
+            )
         self.ladder  # noqa: B018 -- the dense part checks the sizes, noise and weights
 
     @property
@@ -85,19 +95,26 @@ class ConvLadderNetwork(AbstractModel):
         return LadderNetwork(
             n_inputs=flat, n_classes=self.n_classes, hidden=self.hidden, code=self.code,
             activation=self.activation, code_activation=self.code_activation,
-            noise_std=self.noise_std, weights=self.weights,
+            noise_std=self.noise_std, weights=self.weights[len(self.conv) :],
         )  # fmt: skip
 
     @property
     def lowest(self) -> int:
-        """The lowest level of the dense part whose denoising cost counts (the decoder stops
+        """The lowest level whose denoising cost counts, 0 the input (the decoder stops
         there)."""
         return next((i for i, w in enumerate(self.weights) if w > 0), len(self.weights) - 1)
+
+    @property
+    def reconstructs(self) -> bool:
+        """Whether the decoder reaches the input (a weight on its cost)."""
+        return self.lowest == 0
 
     def init(self, key: jax.Array) -> Params:
         """The dense ladder's parameters, with ``conv`` (kernels, no bias: batch norm
         follows), ``conv_bn`` (beta, gamma a channel) and running statistics in
-        ``stats["conv"]``."""
+        ``stats["conv"]``; when the decoder goes below the last feature map, its transposed
+        convolutions ``conv_decoder``, combinators ``conv_combinator`` and statistics of ``u``
+        ``stats["conv_decoder"]`` (:func:`~aelab.models.conv_ladder_decoder.init_decoder`)."""
         k_conv, k_dense = jax.random.split(key)
         g, k = self.geometry, self.kernel_size
         channels = (g.channels, *self.conv)
@@ -106,6 +123,10 @@ class ConvLadderNetwork(AbstractModel):
         params["conv"] = [{"w": layer["w"]} for layer in uniform_layers(k_conv, specs)]
         params["conv_bn"] = [{"gamma": jnp.ones(c), "beta": jnp.zeros(c)} for c in self.conv]
         params["stats"]["conv"] = [{"mean": jnp.zeros(c), "var": jnp.ones(c)} for c in self.conv]
+        if self.lowest < len(self.conv):  # a key of its own: the Γ-model's draws stay the same
+            decoder = lower.init_decoder(jax.random.fold_in(key, 1), g, self.conv, k)
+            params["stats"]["conv_decoder"] = decoder.pop("stats")
+            params.update(decoder)
         return params
 
     def _convolutions(
@@ -116,10 +137,12 @@ class ConvLadderNetwork(AbstractModel):
         training: bool,
         noise_key: jax.Array | None = None,
         maps: list[jax.Array] | None = None,
+        zs: list[jax.Array] | None = None,
     ) -> tuple[jax.Array, list[tuple[jax.Array, jax.Array]]]:
         """The last feature map flattened (N, flat) and each convolution's batch moments;
         noisy input and normalised maps with ``noise_key``; each map flattened into
-        ``maps`` when given."""
+        ``maps`` when given, and into ``zs`` the input map and every normalised map
+        (N, *positions, C), as the decoder sees them."""
 
         def noisy(z: jax.Array, level: int) -> jax.Array:
             if noise_key is None:
@@ -129,6 +152,8 @@ class ConvLadderNetwork(AbstractModel):
 
         g, n = self.geometry, x.shape[0]
         h = noisy(x, 0).reshape(n, *g.levels[0], g.channels)
+        if zs is not None:
+            zs.append(h)
         moments = []
         for i, layer in enumerate(params["conv"]):
             pre = convolve(layer, h, self.stride, bias=False)
@@ -138,6 +163,8 @@ class ConvLadderNetwork(AbstractModel):
                 mean, var = params["stats"]["conv"][i]["mean"], params["stats"]["conv"][i]["var"]
             moments.append((mean, var))
             z = noisy((pre - mean) / jnp.sqrt(var + BN_EPS), i + 1)
+            if zs is not None:
+                zs.append(z)
             bn = params["conv_bn"][i]
             h = ACTIVATIONS[self.activation](bn["gamma"] * (z + bn["beta"]))
             if maps is not None:
@@ -165,41 +192,80 @@ class ConvLadderNetwork(AbstractModel):
         self, params: Params, x: jax.Array, key: jax.Array | None = None
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """``(code, reconstruction, logits)`` of the clean path in evaluation mode; the
-        reconstruction is the input (the network has no decoder down to it)."""
-        features, _ = self._convolutions(params, x, None, False)
-        _, _, code, logits = self.ladder._encoder(params, features, None, training=False)
-        return code, x, logits
+        reconstruction is the decoder's estimate of the input from the clean laterals when
+        the decoder reaches the input (:attr:`reconstructs`), the input itself otherwise."""
+        zs: list[jax.Array] = []
+        features, _ = self._convolutions(params, x, None, False, zs=zs)
+        dense, _, code, logits = self.ladder._encoder(params, features, None, training=False)
+        if not self.reconstructs:
+            return code, x, logits
+        top = jax.nn.softmax(logits)
+        estimates, _ = self.ladder._decoder(params, dense, top, None, training=False)
+        below, _ = lower.decode(
+            params, self._as_map(estimates[0]), zs, self.geometry, self.stride, None, False
+        )
+        return code, below[0].reshape(x.shape), logits
+
+    def _as_map(self, flat: jax.Array) -> jax.Array:
+        """The last feature map (N, *positions, C) of its flattened rows (N, flat)."""
+        return flat.reshape(flat.shape[0], *self.geometry.levels[-1], self.conv[-1])
 
     def train_forward(
         self, params: Params, x: jax.Array, key: jax.Array, rows: jax.Array | None = None
     ) -> Forward:
         """Clean and corrupted encoders and the decoder down to :attr:`lowest`: ``(code,
-        the input, corrupted logits, weighted denoising costs)`` and the new running
-        statistics."""
+        reconstruction, corrupted logits, penalty)`` and the new running statistics. With a
+        weight on the input, the reconstruction is the decoder's estimate of it and the
+        penalty the weighted costs beyond its plain reconstruction error (which the training
+        loop adds), as the dense ladder's; otherwise the input and the weighted costs."""
         k_conv, k_dense = jax.random.split(key)
-        ladder, lowest = self.ladder, self.lowest
-        features, conv_moments = self._convolutions(params, x, rows, True)
-        noisy_features, _ = self._convolutions(params, x, rows, True, noise_key=k_conv)
+        ladder, n_conv = self.ladder, len(self.conv)
+        top_lowest = max(self.lowest - n_conv, 0)  # the dense part's lowest level
+        clean_maps: list[jax.Array] = []
+        noisy_maps: list[jax.Array] = []
+        features, conv_moments = self._convolutions(params, x, rows, True, zs=clean_maps)
+        noisy_features, _ = self._convolutions(
+            params, x, rows, True, noise_key=k_conv, zs=noisy_maps
+        )
         clean, moments, code, _ = ladder._encoder(params, features, rows, True)
         noisy, _, _, noisy_logits = ladder._encoder(
             params, noisy_features, rows, True, noise_key=k_dense, input_noise=False
         )
         top = jax.nn.softmax(noisy_logits)
-        estimates, u_moments = ladder._decoder(params, noisy, top, rows, True, lowest=lowest)
-        costs = ladder._costs(clean, estimates, moments, lowest=lowest)
-        penalty = sum(w * c for w, c in zip(self.weights[lowest:], costs[lowest:], strict=True))
+        estimates, u_moments = ladder._decoder(params, noisy, top, rows, True, lowest=top_lowest)
+        costs = ladder._costs(clean, estimates, moments, lowest=top_lowest)
+        penalty = sum(
+            w * c
+            for w, c in zip(self.weights[n_conv + top_lowest :], costs[top_lowest:], strict=True)
+        )
         stats = ladder._running(params, moments, u_moments)
         stats["conv"] = [
             ema(s, m, v) for s, (m, v) in zip(params["stats"]["conv"], conv_moments, strict=True)
         ]
-        return (code, x, noisy_logits, penalty), stats
+        reconstruction = x
+        if self.lowest < n_conv:
+            below, below_moments = lower.decode(
+                params, self._as_map(estimates[0]), noisy_maps, self.geometry, self.stride,
+                rows, True, lowest=self.lowest,
+            )  # fmt: skip
+            below_costs = lower.costs(clean_maps, below, conv_moments, lowest=self.lowest)
+            weights = list(self.weights[self.lowest : n_conv])
+            if self.lowest == 0:  # the training loop adds the input's plain reconstruction error
+                reconstruction, weights[0] = below[0].reshape(x.shape), weights[0] - 1.0
+            penalty = penalty + sum(w * c for w, c in zip(weights, below_costs, strict=True))
+            stats["conv_decoder"] = lower.running(params["stats"]["conv_decoder"], below_moments)
+        return (code, reconstruction, noisy_logits, penalty), stats
 
 
 @dataclass(frozen=True)
 class ConvLadderSettings(ConvSettings, LadderSettings):
     """The convolutions' settings and the ladder's noise and cost weights."""
 
-    _FIRST_LEVEL: ClassVar[str] = "the last convolution's feature map"
+    def levels(self, config) -> list[str]:
+        """What each weight weighs: the input, each convolution's feature maps, the hidden
+        layers, the code and the classes of ``config``."""
+        first, *rest = LadderSettings.levels(self, config)
+        return [first, *(f"feature map {i + 1}" for i in range(len(config.conv))), *rest]
 
     def __post_init__(self) -> None:
         ConvSettings.__post_init__(self)
@@ -216,7 +282,9 @@ def _build(layout: Layout, settings: ConvLadderSettings) -> ConvLadderNetwork:
         code=layout.code, activation=layout.activation, code_activation=layout.code_activation,
         input_shape=layout.input_shape, conv=settings.conv, kernel_size=settings.kernel_size,
         stride=settings.stride, noise_std=settings.ladder_noise,
-        weights=ladder_weights(settings.ladder_weights, len(layout.hidden) + 3),
+        weights=ladder_weights(
+            settings.ladder_weights, len(settings.conv) + len(layout.hidden) + 3
+        ),
     )  # fmt: skip
 
 
@@ -224,11 +292,11 @@ FAMILY = Family(
     name="conv-ladder",
     title="convolutional ladder network",
     summary="ladder network over convolutions: noisy and clean passes, denoising costs from "
-    "the classes down to the last feature map (gamma: the top only, the Γ-model)",
+    "the classes down through every feature map to the input (gamma: the top only, the "
+    "Γ-model)",
     model=ConvLadderNetwork,
     settings=ConvLadderSettings,
     build=_build,
     decodes=False,
-    penalty="weighted denoising costs of the classes, the code, the hidden layers and the "
-    "last feature map",
+    penalty="weighted denoising costs of every level beyond the input's reconstruction",
 )

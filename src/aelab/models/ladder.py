@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeAlias
+from typing import TypeAlias
 
 from aelab.checks import require_number
 from aelab.errors import ConfigError
@@ -35,10 +35,17 @@ Stats: TypeAlias = "list[dict[str, jax.Array]]"  # a string: declaring it import
 
 
 def combine(a: jax.Array, z: jax.Array, u: jax.Array) -> jax.Array:
-    """The vanilla combinator g; ``a`` (10, width) holds a1..a10."""
+    """The vanilla combinator g; ``a`` (10, width) holds a1..a10 (``width`` the last axis of
+    ``z`` and ``u``: units, or a feature map's channels)."""
     mu = a[0] * jax.nn.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
     v = a[5] * jax.nn.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
     return (z - mu) * v + mu
+
+
+def combinator_start(width: int) -> jax.Array:
+    """Combinator parameters (10, width) at the reference implementation's start: a2 = a7 =
+    1, the rest 0."""
+    return jnp.zeros((10, width), jnp.float32).at[jnp.array([1, 6])].set(1.0)
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,6 @@ class LadderNetwork(AbstractModel):
             for (a, b), shape in zip(itertools.pairwise(offsets), shapes, strict=True)
         ]
         n = len(sizes) - 1
-        start = jnp.zeros((10, 1), jnp.float32).at[jnp.array([1, 6])].set(1.0)
         return {
             "encoder": [{"w": m} for m in mats[:n]],
             "bn": [
@@ -94,7 +100,7 @@ class LadderNetwork(AbstractModel):
                 for w in sizes[1:]
             ],
             "decoder": [{"w": m} for m in mats[n:]],
-            "combinator": [{"a": jnp.tile(start, (1, w))} for w in sizes],
+            "combinator": [{"a": combinator_start(w)} for w in sizes],
             "stats": {
                 "encoder": [_fresh(w) for w in sizes[1:]],
                 "decoder": [_fresh(w) for w in sizes],
@@ -283,8 +289,9 @@ class LadderSettings(AbstractSettings):
     ladder_weights: str = field(
         default="default",
         metadata={
-            "help": "Ladder, conv-ladder: denoising-cost weights, input (conv-ladder: last "
-            "feature map) first: default, paper, gamma or 1,0.1,..."
+            "help": "Ladder, conv-ladder: denoising-cost weights, one a level, input first "
+            "(conv-ladder: then each feature map), classes last: default, paper, gamma or "
+            "1,0.1,..."
         },
     )
 
@@ -294,17 +301,21 @@ class LadderSettings(AbstractSettings):
             raise ConfigError(f"model.ladder_noise must be >= 0, got {self.ladder_noise!r}")
         object.__setattr__(self, "ladder_noise", sigma)
 
-    _FIRST_LEVEL: ClassVar[str] = "input"  # what the first weight weighs
+    def levels(self, config) -> list[str]:
+        """What each weight weighs, in order: the input, the hidden layers, the code and the
+        classes of ``config``."""
+        return ["input", *(f"hidden layer {i + 1}" for i in range(len(config.hidden))), "code",
+                "classes"]  # fmt: skip
 
     def check(self, config) -> None:
-        levels = len(config.hidden) + 3  # input, hidden layers, code, classes
+        levels = self.levels(config)
         try:
-            ladder_weights(self.ladder_weights, levels)
+            ladder_weights(self.ladder_weights, len(levels))
         except (ValueError, TypeError, AttributeError):
             raise ConfigError(
                 f"model.ladder_weights: cannot use {self.ladder_weights!r}; give default, paper, "
-                f"gamma or {levels} comma-separated weights >= 0 ({self._FIRST_LEVEL} first, "
-                "classes last)"
+                f"gamma or {len(levels)} comma-separated weights >= 0, one a level: "
+                f"{', '.join(levels)}"
             ) from None
         if config.noise != "none" or config.dropout:
             raise ConfigError(
