@@ -19,7 +19,12 @@ import pytest
 
 from aelab.cli import main
 
-TWO_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+# Two CPU devices. Both sides of every comparison in such a process compile alike, with
+# LLVM's optimisation level 0: half the compile time, the same programs (aelab's code, XLA's
+# passes, the sharding); only the machine code is less optimised.
+TWO_DEVICES = {
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0"
+}
 FAST = ["--pretrain-steps", "300", "--finetune-steps", "400", "--snapshot-every", "100"]
 
 
@@ -199,14 +204,33 @@ def test_training_on_two_devices_equals_one_device():
             assert value < bar, (key, value, rounding)
 
 
+def _aelab_in_one_process(*commands: list[str]) -> None:
+    """Several ``aelab`` commands, one after the other, in one fresh process that sees two
+    CPU devices (``--devices 1`` trains on the first, as a process of one device would)."""
+    codes = _python(
+        f"""
+        import json
+        from aelab.cli import main
+
+        codes = []
+        for argv in {[list(c) for c in commands]!r}:
+            try:
+                main(argv)
+            except SystemExit as done:
+                codes.append(done.code)
+        print(json.dumps(codes))
+        """,
+        TWO_DEVICES,
+    )
+    assert codes == [0] * len(commands)
+
+
 def test_aelab_run_on_two_devices_equals_one(tmp_path):
-    runs = [
-        _aelab("run", "--out", str(tmp_path), "--name", f"d{d}", "--devices", str(d), "-q",
-               "--batch-size", "16", *FAST, extra_env=TWO_DEVICES)
+    _aelab_in_one_process(*(
+        ["run", "--out", str(tmp_path), "--name", f"d{d}", "--devices", str(d), "-q",
+         "--batch-size", "16", *FAST]
         for d in (1, 2)
-    ]  # fmt: skip
-    for proc in runs:
-        _finish(proc)
+    ))  # fmt: skip
     _assert_same_metrics(tmp_path / "d1" / "metrics.json", tmp_path / "d2" / "metrics.json")
     timing = json.loads((tmp_path / "d2" / "timing.json").read_text())
     assert timing["devices"] == 2 and timing["processes"] == 1
@@ -215,9 +239,7 @@ def test_aelab_run_on_two_devices_equals_one(tmp_path):
 def test_a_sweep_spreads_its_seeds_over_two_devices(tmp_path):
     args = ["sweep", "--out", str(tmp_path), "--seeds", "3", "--labels", "5", "-q",
             "--recon-weight", "0,1", "--no-baselines", *FAST]  # fmt: skip
-    for proc in [_aelab(*args, "--name", f"d{d}", "--devices", str(d), extra_env=TWO_DEVICES)
-                 for d in (1, 2)]:  # fmt: skip
-        _finish(proc)
+    _aelab_in_one_process(*(args + ["--name", f"d{d}", "--devices", str(d)] for d in (1, 2)))
     a, b = (pd.read_csv(tmp_path / d / "results.csv") for d in ("d1", "d2"))
     numbers = a.select_dtypes("number").columns
     assert len(a) == len(b) == 3 * 6  # seeds x (supervised, finetune, 2 x 2 with lambda)
@@ -230,6 +252,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _run_here(*args: str) -> None:
+    """``aelab run`` in this test's own process (one CPU device, the session's compiled
+    programs): no second start of Python, JAX and aelab."""
+    with pytest.raises(SystemExit) as done:
+        main(["run", *args])
+    assert done.value.code == 0
+
+
+# Each step's collectives over processes (gloo) cost milliseconds of CPU, far more on a busy
+# machine: few steps, in two chunks a phase (the state goes on from chunk to chunk).
+FEW = ["--pretrain-steps", "20", "--finetune-steps", "20", "--snapshot-every", "10"]
+
+
 @pytest.mark.parametrize(
     "minibatch",
     # Minibatches without pretraining: one phase to compile in each of the three processes.
@@ -239,12 +274,12 @@ def _free_port() -> int:
 def test_two_processes_train_one_model_with_a_single_process_numbers(tmp_path, minibatch):
     address = f"127.0.0.1:{_free_port()}"
     hosts = [
-        _aelab("run", "--out", str(tmp_path), "--name", "hosts", "-q", *FAST, *minibatch,
+        _aelab("run", "--out", str(tmp_path), "--name", "hosts", "-q", *FEW, *minibatch,
                "--coordinator", address, "--num-processes", "2", "--process-id", str(i))
         for i in (0, 1)
     ]  # fmt: skip
-    single = _aelab("run", "--out", str(tmp_path), "--name", "single", "-q", *FAST, *minibatch)
-    outputs = [_finish(p) for p in (*hosts, single)]
+    _run_here("--out", str(tmp_path), "--name", "single", "-q", *FEW, *minibatch)
+    outputs = [_finish(p) for p in hosts]
     # (gloo's C++ library prints a line of its own when the processes connect)
     assert outputs[0].strip().splitlines()[-1] == str(tmp_path / "hosts")
     assert "process 1 of 2: trained; process 0 writes the run" in outputs[1]
