@@ -250,7 +250,7 @@ class ConvLadderNetwork(AbstractModel):
             )  # fmt: skip
             below_costs = lower.costs(clean_maps, below, conv_moments, lowest=self.lowest)
             weights = list(self.weights[self.lowest : n_conv])
-            if self.lowest == 0:  # the training loop adds the input's plain reconstruction error
+            if self.reconstructs:  # the training loop adds the input's plain reconstruction error
                 reconstruction, weights[0] = below[0].reshape(x.shape), weights[0] - 1.0
             penalty = penalty + sum(w * c for w, c in zip(weights, below_costs, strict=True))
             stats["conv_decoder"] = lower.running(params["stats"]["conv_decoder"], below_moments)
