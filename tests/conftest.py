@@ -3,23 +3,36 @@ finished run (with copies of it as other families) for the tests that use a fini
 
 from __future__ import annotations
 
-import atexit
-import dataclasses
-import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 
-import jax
-import pytest
+# The whole test session (its pytest-xdist workers and the commands the tests start inherit
+# the variable) compiles at XLA's lowest backend optimisation: less compile time, and
+# compiling is most of the suite's time. It changes float32 rounding, not what is computed:
+# the suite's checks compare runs made under the same flag, or numbers rounded far above the
+# last bits. The default run's numbers pinned to 1e-6 (tests/test_regression.py) need the
+# optimised programs that users run: they train in a fresh process without the flag
+# (``users_env``). Set before JAX is imported, which reads the variable once.
+TEST_XLA_FLAG = "--xla_backend_optimization_level=0"
+USERS_XLA_FLAGS = os.environ.get("AELAB_TEST_USERS_XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+os.environ["AELAB_TEST_USERS_XLA_FLAGS"] = USERS_XLA_FLAGS
+os.environ["XLA_FLAGS"] = f"{USERS_XLA_FLAGS} {TEST_XLA_FLAG}".strip()
 
-import aelab
-from aelab.cache import enable_compilation_cache
-from aelab.config import ModelConfig, RunConfig, TrainConfig, dump_config
-from aelab.outputs.checkpoint import checkpoint_info, save_checkpoint
+import atexit  # noqa: E402  (after XLA_FLAGS: see above)
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+import aelab  # noqa: E402
+from aelab.cache import enable_compilation_cache  # noqa: E402
+from aelab.config import ModelConfig, RunConfig, TrainConfig, dump_config  # noqa: E402
+from aelab.outputs.checkpoint import checkpoint_info, save_checkpoint  # noqa: E402
 
 # One compilation cache for the whole test session, its worker processes (pytest-xdist) and
 # the commands the tests start: a program compiled once is loaded everywhere else. It is new
@@ -61,6 +74,14 @@ def pytest_sessionfinish(session):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def users_env() -> dict[str, str]:
+    """The environment for a fresh process that compiles as users' runs do: the session's,
+    with XLA's flags as they were before the session lowered the optimisation."""
+    env = {**os.environ, "XLA_FLAGS": os.environ["AELAB_TEST_USERS_XLA_FLAGS"]}
+    return env if env["XLA_FLAGS"] else {k: v for k, v in env.items() if k != "XLA_FLAGS"}
 
 
 @pytest.fixture
