@@ -20,8 +20,9 @@ import pytest
 from aelab.cli import main
 
 # Two CPU devices. Both sides of every comparison in such a process compile alike, with
-# LLVM's optimisation level 0: half the compile time, the same programs (aelab's code, XLA's
-# passes, the sharding); only the machine code is less optimised.
+# LLVM's optimisation level 0, as the whole session does (conftest.py; ``_env`` drops the
+# session's XLA_FLAGS, so the level is named again here): the same programs (aelab's code,
+# XLA's passes, the sharding); only the machine code is less optimised.
 TWO_DEVICES = {
     "XLA_FLAGS": "--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0"
 }
