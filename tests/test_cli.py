@@ -77,6 +77,7 @@ def test_the_saved_config_reproduces_the_run(tmp_path, capsys):
         (["--seed", "4294967296"], "run.seed must be at most 4294967295"),
         (["--split-seed", "-1"], "data.split_seed must be an integer >= 0"),
         (["--lr", "1e30"], "train.learning_rate must be > 0 and at most"),
+        (["--lr-decay", "2"], "train.lr_decay must be between 0 and 1"),
         (["--hidden", ","], "--hidden: expected comma-separated integers"),
         (["--snapshot-every", "1", "--code", "1000"], "use --snapshot-every"),
         (["--test-size", "149"], "data.test_size=149 leaves 149 of 150 samples held out"),

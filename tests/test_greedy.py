@@ -33,7 +33,10 @@ def _greedy(model, batch, steps=300, learning_rates=(0.01,), **kw):
     ones, zeros = np.ones((1, k), np.float32), np.zeros((1, k), np.float32)
     models = Models(
         params=jax.tree.map(lambda a: np.stack([a] * k)[None], init),
-        weights=Weights(ce=zeros, recon=ones, penalty=ones, noise_level=zeros),
+        weights=Weights(
+            ce=zeros, recon=ones, penalty=ones, noise_level=zeros,
+            decay_end=np.inf * ones, decay_span=ones,
+        ),  # fmt: skip
         learning_rate=np.asarray([learning_rates], np.float32),
         keys=None,  # each layer's keys come from the phase's key
         order_keys=None,

@@ -180,7 +180,8 @@ def test_training_on_two_devices_equals_one_device():
         ones = np.ones((3, 2), np.float32)
         models = Models(
             params=stack([stack([i, i]) for i in inits]),
-            weights=Weights(ce=ones, recon=ones, penalty=ones, noise_level=0 * ones),
+            weights=Weights(ce=ones, recon=ones, penalty=ones, noise_level=0 * ones,
+                            decay_end=200 * ones, decay_span=100 * ones),  # the rate decays
             learning_rate=0.01 * ones, keys=jax.random.split(jax.random.key(2), (3, 2)),
             order_keys=jax.random.split(jax.random.key(3), 3),
         )

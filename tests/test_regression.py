@@ -19,8 +19,7 @@ import sys
 import pytest
 
 DEFAULT_METRICS = (
-    "import json, aelab; "
-    "print(json.dumps(aelab.train_and_evaluate(aelab.RunConfig()).metrics))"
+    "import json, aelab; print(json.dumps(aelab.train_and_evaluate(aelab.RunConfig()).metrics))"
 )
 
 PINNED = {

@@ -236,6 +236,12 @@ TRAIN_OPTIONS = (
         help="Minibatches: shuffled epochs, or draws with replacement [epochs].",
     ),  # fmt: skip
     click.option(
+        "--lr-decay",
+        type=float,
+        help="Share of each phase's last steps over which the learning rate falls linearly "
+        "to 0, e.g. 0.5 [0: constant].",
+    ),  # fmt: skip
+    click.option(
         "--snapshot-every", type=int, help="Keep every sample's code every N steps [100]."
     ),
     click.option("--test-size", help="Held-out share (0.5) or sample count (75) [0.5]."),
@@ -269,6 +275,7 @@ def shared_overrides(s: dict) -> dict:
         "train.batch_size": s["batch_size"],
         "train.sampling": s["sampling"],
         "train.snapshot_every": s["snapshot_every"],
+        "train.lr_decay": s["lr_decay"],
     }
 
 

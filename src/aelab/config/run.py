@@ -74,6 +74,9 @@ class TrainConfig:
         pretrained_reference: pretrain even when no strategy starts from the pretrained
             autoencoder (``supervised``, ``joint``), to show its code as a reference stage;
             otherwise a run pretrains only for the strategies that need it.
+        lr_decay: the share of each phase's last steps over which the learning rate falls
+            linearly to zero, as in the ladder network's paper (0.5: constant for the first
+            half, then down to zero); 0, the default, keeps it constant.
     """
 
     learning_rate: float = 0.01
@@ -85,6 +88,7 @@ class TrainConfig:
     batch_size: int | None = None
     sampling: str = "epochs"
     pretrained_reference: bool = False
+    lr_decay: float = 0.0
 
     def __post_init__(self) -> None:
         lr = require_number("train.learning_rate", self.learning_rate)
@@ -111,6 +115,13 @@ class TrainConfig:
                 "train.batch_size", self.batch_size, 1, "or leave it unset for full batches"
             )
         require_bool("train.pretrained_reference", self.pretrained_reference)
+        decay = require_number("train.lr_decay", self.lr_decay)
+        if not 0 <= decay <= 1:
+            raise ConfigError(
+                f"train.lr_decay must be between 0 and 1 (the share of each phase's last steps "
+                f"over which the learning rate falls to zero), got {self.lr_decay!r}; try 0.5"
+            )
+        object.__setattr__(self, "lr_decay", decay)
         cap = max_steps()  # the one place a cap applies: every run, sweep and estimator
         if cap is not None:  # is made of a TrainConfig, and config.toml says what was trained
             object.__setattr__(self, "pretrain_steps", min(self.pretrain_steps, cap))

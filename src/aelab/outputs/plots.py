@@ -175,7 +175,9 @@ def _settings_text(config: RunConfig, n_features: int, pretrained: bool) -> str:
             if pretrained
             else f"no pretraining, {train.finetune_steps:,} training steps\n"
         )
-        + f"Adam lr {train.learning_rate:g}, λ = {train.recon_weight:g}, seed {config.seed}"
+        + f"Adam lr {train.learning_rate:g}"
+        + (f" (to 0 over the last {train.lr_decay:.0%})" if train.lr_decay else "")
+        + f", λ = {train.recon_weight:g}, seed {config.seed}"
     )
 
 

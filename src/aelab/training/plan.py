@@ -29,7 +29,7 @@ from aelab.training.feeding import Batch
 from aelab.training.greedy import greedy_pretrain
 from aelab.training.keys import ORDER_STREAM, key_stack, split_keys
 from aelab.training.parallel import Mesh
-from aelab.training.program import Weights
+from aelab.training.program import Weights, decay
 from aelab.training.trainer import (
     Models,
     PhaseDiverged,
@@ -369,6 +369,7 @@ def _inputs(
         own = parse_noise(m.noise) if m.noise else None
         return own.level if own else (kind.level if kind else 0.0)
 
+    end, span = decay(phase.steps, plan.config.train.lr_decay)
     models = Models(
         params=stack([stack(row) for row in starts]),
         weights=Weights(
@@ -376,6 +377,8 @@ def _inputs(
             recon=per_model([m.recon_weight for m in members]),
             penalty=per_model([1.0 if m.beta is None else m.beta for m in members]),
             noise_level=per_model([level(m) for m in members]),
+            decay_end=per_model([end] * len(members)),
+            decay_span=per_model([span] * len(members)),
         ),
         learning_rate=per_model([m.learning_rate for m in members]),
         keys=jax.random.wrap_key_data(keys),

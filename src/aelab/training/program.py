@@ -30,17 +30,32 @@ HISTORY_FIELDS = ("loss", "cross_entropy", "reconstruction", "penalty")
 @dataclass(frozen=True)
 class Weights:
     """A model's numbers (each (S, K) for a phase): the weights of its loss terms, the scale
-    of its family's penalty (a sweep's beta), and the level of its input noise."""
+    of its family's penalty (a sweep's beta), the level of its input noise, and its learning
+    rate's linear decay: full until ``decay_end - decay_span`` updates of the phase, zero at
+    ``decay_end`` (:func:`decay`)."""
 
     ce: jax.Array
     recon: jax.Array
     penalty: jax.Array
     noise_level: jax.Array
+    decay_end: jax.Array
+    decay_span: jax.Array
 
 
 jax.tree_util.register_dataclass(
-    Weights, data_fields=["ce", "recon", "penalty", "noise_level"], meta_fields=[]
+    Weights,
+    data_fields=["ce", "recon", "penalty", "noise_level", "decay_end", "decay_span"],
+    meta_fields=[],
 )
+
+
+def decay(steps: int, share: float) -> tuple[float, float]:
+    """``(decay_end, decay_span)`` of a phase of ``steps`` updates whose last ``share`` of
+    them take the learning rate linearly to zero; ``share`` 0 keeps it constant (an end that
+    never comes, so that a resumed or longer phase keeps its rate too)."""
+    if share <= 0:
+        return float("inf"), 1.0
+    return float(steps), share * steps
 
 
 def objective(
@@ -81,6 +96,16 @@ def optimizer(learning_rate: float | jax.Array) -> optax.GradientTransformation:
     return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
 
 
+def _update(opt: optax.GradientTransformation, grads, state, params, weights: Weights):
+    """``opt``'s update at this step's learning rate: the model's own rate (which the state
+    keeps) times the decay's factor, exactly 1 without a decay (the numbers stay the same)."""
+    factor = jnp.clip((weights.decay_end - state.count) / weights.decay_span, 0.0, 1.0)
+    base = state.hyperparams["learning_rate"]
+    now = state._replace(hyperparams={**state.hyperparams, "learning_rate": base * factor})
+    updates, state = opt.update(grads, now, params)
+    return updates, state._replace(hyperparams={**state.hyperparams, "learning_rate": base})
+
+
 @functools.cache
 def init_optimizers() -> Callable:
     """The optimiser states (S, K) of parameters (S, K, ...) and learning rates (S, K)."""
@@ -104,7 +129,7 @@ def _model_step(model: AbstractModel, noise_kind: str | None, feed: Feed, mesh: 
         if feed.batch_size is not None:
             seen = shard(seen)
         (_, (parts, stats)), grads = grad_fn(model, params, seen, step_key, weights, noise_kind)
-        updates, opt_state = opt.update(grads, opt_state, params)
+        updates, opt_state = _update(opt, grads, opt_state, params, weights)
         params = optax.apply_updates(params, updates)
         if stats is not None:  # running statistics are replaced, never trained
             params = {**params, "stats": stats}

@@ -363,14 +363,12 @@ def train_phase(
     resume: PhaseState | None = None,
     mesh: Mesh | None = None,
 ) -> PhaseResult:
-    """Train M models (leading axis of ``params``) on one ``batch`` (``x`` (N, D), masks
-    (N,)): :func:`train_groups` with one group, for callers of one model batch (tests,
-    benchmarks); runs, sweeps and estimators go through :mod:`aelab.training.plan`.
-
-    ``ce_weight``, ``recon_weight`` (M,) weigh each model's loss terms; ``key`` gives each
-    model a random stream (split from it) and the group its epoch order (folded from it);
-    ``noise`` is a :class:`~aelab.config.Noise`. The result has leading axis M.
-    """
+    """Train M models (leading axis of ``params``) on one ``batch`` (``x`` (N, D), masks (N,))
+    at a constant learning rate: :func:`train_groups` with one group, for tests and benchmarks
+    (runs, sweeps and estimators go through :mod:`aelab.training.plan`). ``ce_weight``,
+    ``recon_weight`` (M,) weigh each model's loss terms; ``key`` gives each model a random
+    stream (split from it) and the group its epoch order (folded from it); ``noise`` is a
+    :class:`~aelab.config.Noise`. The result has leading axis M."""
     ce_weight = np.asarray(ce_weight, np.float32)
     m = len(ce_weight)
     key = jax.random.key(0) if key is None else key
@@ -382,6 +380,8 @@ def train_phase(
             recon=np.asarray(recon_weight, np.float32)[None],
             penalty=ones,
             noise_level=ones * (0.0 if noise is None else noise.level),
+            decay_end=ones * np.inf,  # never: a constant learning rate
+            decay_span=ones,
         ),  # fmt: skip
         learning_rate=ones * np.float32(learning_rate),
         keys=jax.random.wrap_key_data(split_keys(key, m, list(range(m)))[None]),
