@@ -17,6 +17,7 @@ LAYERS = {
     "errors": 0,
     "checks": 1,
     "cache": 1,
+    "xla": 1,
     "prefetch": 1,
     "interrupts": 1,
     "models": 2,

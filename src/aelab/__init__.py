@@ -23,6 +23,9 @@ from aelab.errors import (
     RunFolderError,
     TrainingError,
 )
+from aelab.xla import tune_xla
+
+tune_xla()  # before JAX starts its backend: XLA reads its flags once
 
 _API = {
     # settings
