@@ -2,7 +2,7 @@
 
 One setting: YNNPACK's reduction fusions are off. jaxlib 0.10 runs small reductions (a batch
 norm's means, a bias's gradient) through YNNPACK by default, and on CPU they make the ladder
-network's step about four times slower (``BENCHMARKS.md``, "The ladder's step on CPU").
+network's step about four times slower (``BENCHMARKS.md``, "Issue 13, seventh session").
 The default run's numbers are the same with them on or off.
 
 Only for the jaxlib versions it was measured on (an unknown flag in ``XLA_FLAGS`` stops
