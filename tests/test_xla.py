@@ -1,5 +1,6 @@
 """aelab's one XLA setting: YNNPACK's reduce fusions off, on the jaxlib it was measured on."""
 
+import os
 from importlib import metadata
 
 import pytest
@@ -23,12 +24,12 @@ def test_the_flag_joins_the_users_flags_on_a_measured_jaxlib(monkeypatch, jaxlib
     jaxlib_version("0.10.2")
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
     assert xla.tune_xla()
-    assert xla.os.environ["XLA_FLAGS"] == (
+    assert os.environ["XLA_FLAGS"] == (
         "--xla_force_host_platform_device_count=2 --xla_cpu_experimental_ynn_fusion_type=-reduce"
     )
     monkeypatch.delenv("XLA_FLAGS")
     assert xla.tune_xla()
-    assert xla.os.environ["XLA_FLAGS"] == "--xla_cpu_experimental_ynn_fusion_type=-reduce"
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_experimental_ynn_fusion_type=-reduce"
 
 
 @pytest.mark.parametrize(
@@ -46,4 +47,4 @@ def test_the_users_setting_and_other_jaxlibs_are_left_alone(
     jaxlib_version(version)
     monkeypatch.setenv("XLA_FLAGS", flags)
     assert not xla.tune_xla()
-    assert xla.os.environ["XLA_FLAGS"] == flags
+    assert os.environ["XLA_FLAGS"] == flags
